@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Socket and connection helpers shared by the tracepoint programs. */
+#ifndef SIDELIGHT_CONN_BPF_H
+#define SIDELIGHT_CONN_BPF_H
+
+#include "maps.bpf.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+#define SL_S_IFMT 00170000
+#define SL_S_IFSOCK 0140000
+#define SL_EINPROGRESS 115
+
+static __always_inline void sl_stat_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&sl_stats, &idx);
+	if (v)
+		*v += n;
+}
+
+/* The agent itself, and pids outside --pid, cost one compare or lookup. */
+static __always_inline bool sl_pid_wanted(__u32 tgid)
+{
+	if (tgid == sl_agent_tgid)
+		return false;
+	if (sl_filter_pids && !bpf_map_lookup_elem(&sl_pid_filter, &tgid))
+		return false;
+	return true;
+}
+
+/* Syscall arguments read at exit from the task's saved user registers, so
+ * one exit tracepoint serves where enter+exit pairs would tax every call. */
+static __always_inline struct pt_regs *sl_user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+/* fd -> TCP struct sock, or NULL for anything else (files, pipes, UDP,
+ * unix sockets). Works for sockets opened before the agent started. */
+static __always_inline struct sock *sl_sock_from_fd(__u32 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+	struct socket *so;
+	struct sock *sk;
+	__u16 family;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & SL_S_IFMT) != SL_S_IFSOCK)
+		return NULL;
+	so = BPF_CORE_READ(f, private_data);
+	if (!so)
+		return NULL;
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return NULL;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return NULL;
+	return sk;
+}
+
+static __always_inline void sl_read_tuple(struct sock *sk, struct sl_tuple *t)
+{
+	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (t->family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)t->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)t->daddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&t->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+static __always_inline bool sl_port_wanted(struct sock *sk)
+{
+	__u16 local, peer;
+
+	if (!sl_filter_ports)
+		return true;
+	local = BPF_CORE_READ(sk, __sk_common.skc_num);
+	peer = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return bpf_map_lookup_elem(&sl_port_filter, &local) ||
+	       bpf_map_lookup_elem(&sl_port_filter, &peer);
+}
+
+static __always_inline __u64 sl_next_conn_id(void)
+{
+	__u32 zero = 0;
+	__u64 *seq = bpf_map_lookup_elem(&sl_id_seq, &zero);
+
+	if (!seq)
+		return 0;
+	*seq += 1;
+	/* 12 bits of CPU, 40 of sequence: unique, and exact as a JS number. */
+	return ((__u64)(bpf_get_smp_processor_id() & 0xfff) << 40) | (*seq & 0xffffffffffULL);
+}
+
+/* The connection entry for sk, created on first sight. role is only set
+ * when known (connect/accept); data on an unseen socket leaves it unknown. */
+static __always_inline struct sl_conn *sl_conn_get(struct sock *sk, __u8 role)
+{
+	__u64 key = (__u64)sk;
+	struct sl_conn *c = bpf_map_lookup_elem(&sl_conns, &key);
+	struct sl_conn fresh = {};
+
+	if (c) {
+		if (role && !c->role)
+			c->role = role;
+		return c;
+	}
+	fresh.id = sl_next_conn_id();
+	fresh.role = role;
+	if (!sl_port_wanted(sk))
+		fresh.klass = SL_CLASS_OTHER;
+	bpf_map_update_elem(&sl_conns, &key, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&sl_conns, &key);
+}
+
+#endif /* SIDELIGHT_CONN_BPF_H */

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Data syscalls on TCP sockets: one exit tracepoint each. The arguments are
+ * read from the task's saved registers at exit (see sl_user_regs), so no
+ * enter hook taxes every process's syscalls.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "conn.bpf.h"
+#include "protocols/http1.bpf.h"
+#include "protocols/http2.bpf.h"
+
+/* How the syscall's buffer is described in its arguments. */
+enum sl_buf_kind {
+	SL_BUF_PLAIN = 0, /* arg2 = buffer (read, write, sendto, recvfrom) */
+	SL_BUF_IOVEC = 1, /* arg2 = iovec array, arg3 = count (readv, writev) */
+	SL_BUF_MSG = 2,   /* arg2 = struct user_msghdr (sendmsg, recvmsg) */
+	SL_BUF_NONE = 3,  /* bytes move without a user buffer (sendfile) */
+};
+
+/* Payload-bearing syscalls judged before an unrecognised connection is
+ * declared "other" and stops being shipped. */
+#define SL_CLASSIFY_TRIES 4
+
+/* Ships the scratch event with `len` payload bytes; false if the ring was full. */
+static __always_inline bool sl_emit_chunk(struct sl_scratch *s, __u64 offset, __u64 len)
+{
+	__u64 size;
+
+	len &= SL_LEN_MASK;
+	size = sizeof(struct sl_data_event) + len;
+	s->ev.hdr.size = size;
+	s->ev.chunk_offset = offset;
+	s->ev.chunk_len = len;
+	if (bpf_ringbuf_output(&sl_events, &s->ev, size, 0)) {
+		sl_stat_add(SL_STAT_RINGBUF_DROPS, 1);
+		sl_stat_add(SL_STAT_RINGBUF_DROP_BYTES, len);
+		return false;
+	}
+	return true;
+}
+
+/* Bytes of the syscall that will be captured: at most the per-syscall cap,
+ * and for iovec syscalls at most what the first SL_MAX_IOV entries hold. */
+static __always_inline __u64 sl_capturable(struct iovec *iov, __u64 iovcnt, __u64 want)
+{
+	__u64 total = 0;
+	struct iovec v;
+	int i;
+
+	for (i = 0; i < SL_MAX_IOV; i++) {
+		if (i >= iovcnt || total >= want)
+			break;
+		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
+			break;
+		total += v.iov_len < want - total ? v.iov_len : want - total;
+	}
+	if (iovcnt > SL_MAX_IOV && total < want)
+		sl_stat_add(SL_STAT_IOV_TRUNCATED, 1);
+	return total;
+}
+
+/*
+ * Judges a connection from the first bytes of its first payloads. Returns
+ * false when it is not HTTP: nothing of it is shipped from then on.
+ */
+static __always_inline bool sl_judge(struct sl_conn *c, __u64 first)
+{
+	__u8 head[16] = {};
+	__u8 k = SL_CLASS_UNKNOWN;
+
+	if (c->klass != SL_CLASS_UNKNOWN)
+		return c->klass != SL_CLASS_OTHER;
+	if (!bpf_probe_read_user(head, sizeof(head), (void *)first))
+		k = sl_is_http1(head, sizeof(head)) ? SL_CLASS_HTTP1
+		    : sl_is_http2_preface(head, sizeof(head)) ? SL_CLASS_HTTP2
+							: SL_CLASS_UNKNOWN;
+	if (k) {
+		c->klass = k;
+	} else if (++c->tries >= SL_CLASSIFY_TRIES) {
+		c->klass = SL_CLASS_OTHER;
+		sl_stat_add(SL_STAT_CONN_OTHER, 1);
+		return false;
+	}
+	return true;
+}
+
+/* Copies `len` bytes at `src` into the scratch payload and ships them. */
+static __always_inline bool sl_ship(struct sl_scratch *s, struct sl_conn *c, __u64 src,
+				    __u64 offset, __u64 len)
+{
+	if (bpf_probe_read_user(s->payload, len & SL_LEN_MASK, (void *)src)) {
+		sl_stat_add(SL_STAT_READ_FAULTS, 1);
+		return false;
+	}
+	s->ev.klass = c->klass;
+	if (!sl_emit_chunk(s, offset, len))
+		return false;
+	c->shipped = 1;
+	return true;
+}
+
+/* One buffer: consecutive chunks of sl_chunk_bytes. */
+static __always_inline void sl_capture_plain(struct sl_scratch *s, struct sl_conn *c, __u64 buf,
+					     __u64 total)
+{
+	__u32 chunk = sl_chunk_bytes;
+	int i;
+
+	for (i = 0; i < SL_MAX_CHUNKS_PER_SYSCALL; i++) {
+		__u64 off = (__u64)i * chunk, len;
+
+		if (off >= total)
+			break;
+		len = total - off < chunk ? total - off : chunk;
+		if (!sl_ship(s, c, buf + off, off, len))
+			return;
+	}
+}
+
+/* An iovec array: each entry in chunks of its own (entries are not packed
+ * together: that keeps the loop simple enough for the verifier). */
+static __always_inline void sl_capture_iov(struct sl_scratch *s, struct sl_conn *c,
+					   struct iovec *iov, __u64 total)
+{
+	struct sl_iov_cursor *cur = &s->cur;
+	__u32 chunk = sl_chunk_bytes;
+	struct iovec v;
+	int step;
+
+	cur->base = cur->left = cur->off = cur->next = 0;
+	for (step = 0; step < SL_MAX_IOV + SL_MAX_CHUNKS_PER_SYSCALL; step++) {
+		__u64 len;
+
+		if (cur->off >= total)
+			break;
+		if (cur->left == 0) {
+			if (cur->next >= SL_MAX_IOV ||
+			    bpf_probe_read_user(&v, sizeof(v), &iov[cur->next & (SL_MAX_IOV - 1)]))
+				break;
+			cur->next++;
+			cur->base = (__u64)v.iov_base;
+			cur->left = v.iov_len < total - cur->off ? v.iov_len : total - cur->off;
+			continue;
+		}
+		len = cur->left < chunk ? cur->left : chunk;
+		if (!sl_ship(s, c, cur->base, cur->off, len))
+			return;
+		cur->base += len;
+		cur->left -= len;
+		cur->off += len;
+	}
+}
+
+static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_kind kind)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, zero = 0;
+	struct pt_regs *regs;
+	struct sl_scratch *s;
+	struct sl_conn *c;
+	struct sock *sk;
+	struct iovec *iov = NULL;
+	__u64 iovcnt = 0, plain = 0, want;
+	struct iovec first;
+	__u32 fd;
+
+	if (ret <= 0 || !sl_pid_wanted(tgid))
+		return 0;
+	regs = sl_user_regs();
+	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	sk = sl_sock_from_fd(fd);
+	if (!sk)
+		return 0;
+	c = sl_conn_get(sk, SL_ROLE_UNKNOWN);
+	if (!c)
+		return 0;
+	/* Positions advance for every connection so that a later verdict, or a
+	 * gap, is still placed exactly in the stream. */
+	__u64 pos = __sync_fetch_and_add(&c->pos[dir], ret);
+	if (c->klass == SL_CLASS_OTHER)
+		return 0;
+
+	s = bpf_map_lookup_elem(&sl_scratch, &zero);
+	if (!s)
+		return 0;
+	s->ev.hdr.type = SL_EV_DATA;
+	s->ev.hdr.flags = 0;
+	s->ev.hdr.ts_ns = bpf_ktime_get_ns();
+	s->ev.hdr.tgid = tgid;
+	s->ev.hdr.tid = (__u32)pid_tgid;
+	s->ev.conn_id = c->id;
+	s->ev.stream_pos = pos;
+	s->ev.syscall_bytes = ret;
+	s->ev.fd = fd;
+	s->ev.direction = dir;
+	s->ev.syscall = sys;
+	s->ev.role = c->role;
+	s->ev.klass = c->klass;
+	s->ev._pad = 0;
+	sl_read_tuple(sk, &s->ev.tuple);
+	bpf_get_current_comm(s->ev.comm, sizeof(s->ev.comm));
+
+	want = (__u64)ret < sl_syscall_cap ? (__u64)ret : sl_syscall_cap;
+	if (kind == SL_BUF_PLAIN) {
+		plain = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		if (!sl_judge(c, plain))
+			return 0;
+		s->ev.captured = want;
+		sl_capture_plain(s, c, plain, want);
+		return 0;
+	}
+	if (kind == SL_BUF_IOVEC) {
+		iov = (struct iovec *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		iovcnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	} else if (kind == SL_BUF_MSG) {
+		struct user_msghdr msg;
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)PT_REGS_PARM2_CORE_SYSCALL(regs)))
+			want = 0;
+		iov = msg.msg_iov;
+		iovcnt = msg.msg_iovlen;
+	} else {
+		want = 0;
+	}
+	if (want)
+		want = sl_capturable(iov, iovcnt, want);
+	s->ev.captured = want;
+	if (!want) {
+		/* Uncaptured bytes still travel as a count, so the parser can
+		 * step over them (sendfile bodies, unreadable buffers). */
+		if (sl_emit_chunk(s, 0, 0))
+			c->shipped = 1;
+		return 0;
+	}
+	if (bpf_probe_read_user(&first, sizeof(first), iov) || !sl_judge(c, (__u64)first.iov_base))
+		return 0;
+	sl_capture_iov(s, c, iov, want);
+	return 0;
+}
+
+#define SL_DATA_TP(name, sys, dir, kind)                                   \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                         \
+	int sl_exit_##name(struct trace_event_raw_sys_exit *ctx)           \
+	{                                                                  \
+		return sl_on_data(ctx->ret, sys, dir, kind);               \
+	}
+
+SL_DATA_TP(read, SL_SYS_READ, SL_DIR_INGRESS, SL_BUF_PLAIN)
+SL_DATA_TP(write, SL_SYS_WRITE, SL_DIR_EGRESS, SL_BUF_PLAIN)
+SL_DATA_TP(recvfrom, SL_SYS_RECVFROM, SL_DIR_INGRESS, SL_BUF_PLAIN)
+SL_DATA_TP(sendto, SL_SYS_SENDTO, SL_DIR_EGRESS, SL_BUF_PLAIN)
+SL_DATA_TP(readv, SL_SYS_READV, SL_DIR_INGRESS, SL_BUF_IOVEC)
+SL_DATA_TP(writev, SL_SYS_WRITEV, SL_DIR_EGRESS, SL_BUF_IOVEC)
+SL_DATA_TP(recvmsg, SL_SYS_RECVMSG, SL_DIR_INGRESS, SL_BUF_MSG)
+SL_DATA_TP(sendmsg, SL_SYS_SENDMSG, SL_DIR_EGRESS, SL_BUF_MSG)
+SL_DATA_TP(sendfile64, SL_SYS_SENDFILE, SL_DIR_EGRESS, SL_BUF_NONE)

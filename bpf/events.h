@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The ABI between the kernel programs, the native addon and the TypeScript
+ * decoder. Every struct here exists once; the addon exports offsetof/sizeof
+ * of each field so the decoder can refuse to start on a mismatch.
+ */
+#ifndef SIDELIGHT_EVENTS_H
+#define SIDELIGHT_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define SL_COMM_LEN 16
+/* Largest payload one event may carry; the runtime chunk size is <= this. */
+#define SL_MAX_CHUNK 8192
+/* Events one syscall may produce: bounds the per-syscall capture loop. */
+#define SL_MAX_CHUNKS_PER_SYSCALL 16
+/* iovec entries inspected per readv/writev/sendmsg/recvmsg. */
+#define SL_MAX_IOV 16
+
+enum sl_event_type {
+	SL_EV_DATA = 1,  /* bytes moved by one socket syscall (one chunk of them) */
+	SL_EV_CLOSE = 2, /* the connection was closed (close() or TCP_CLOSE) */
+};
+
+enum sl_direction {
+	SL_DIR_EGRESS = 0,  /* this process sent the bytes */
+	SL_DIR_INGRESS = 1, /* this process received the bytes */
+};
+
+enum sl_role {
+	SL_ROLE_UNKNOWN = 0, /* opened before the agent started */
+	SL_ROLE_CLIENT = 1,  /* seen at connect() */
+	SL_ROLE_SERVER = 2,  /* seen at accept() */
+};
+
+enum sl_class {
+	SL_CLASS_UNKNOWN = 0, /* no payload judged yet: payload is shipped */
+	SL_CLASS_HTTP1 = 1,
+	SL_CLASS_HTTP2 = 2,
+	SL_CLASS_OTHER = 3, /* not HTTP: only counted in the kernel, never shipped */
+};
+
+enum sl_syscall {
+	SL_SYS_READ = 0,
+	SL_SYS_WRITE = 1,
+	SL_SYS_READV = 2,
+	SL_SYS_WRITEV = 3,
+	SL_SYS_RECVFROM = 4,
+	SL_SYS_SENDTO = 5,
+	SL_SYS_RECVMSG = 6,
+	SL_SYS_SENDMSG = 7,
+	SL_SYS_SENDFILE = 8,
+	SL_SYS_CLOSE = 9,
+	SL_SYS_TCP_STATE = 10, /* close seen at sock:inet_sock_set_state */
+};
+
+/* Indexes of the per-CPU counter array `sl_stats`. */
+enum sl_stat {
+	SL_STAT_RINGBUF_DROPS = 0,     /* events lost: ring buffer full */
+	SL_STAT_RINGBUF_DROP_BYTES = 1, /* payload bytes in those events */
+	SL_STAT_CONN_OTHER = 2,        /* connections classified as not HTTP */
+	SL_STAT_IOV_TRUNCATED = 3,     /* iovec syscalls with more than SL_MAX_IOV entries */
+	SL_STAT_TCP_SENDMSG_BYTES = 4, /* egress bytes of shipped connections seen by tcp_sendmsg_locked */
+	SL_STAT_READ_FAULTS = 5,       /* payload copies that failed (bytes then count as uncaptured) */
+	SL_STAT_MAX = 8,
+};
+
+struct sl_header {
+	__u16 type;  /* enum sl_event_type */
+	__u16 flags; /* reserved */
+	__u32 size;  /* bytes of this record, payload included */
+	__u64 ts_ns; /* bpf_ktime_get_ns() at the syscall's exit */
+	__u32 tgid;
+	__u32 tid;
+};
+
+/* Addresses are IPv6-sized; IPv4 uses the first 4 bytes with family AF_INET. */
+struct sl_tuple {
+	__u8 saddr[16]; /* local */
+	__u8 daddr[16]; /* peer */
+	__u16 sport;    /* local port, host order */
+	__u16 dport;    /* peer port, host order */
+	__u16 family;   /* AF_INET or AF_INET6 (v4-mapped stays AF_INET6) */
+	__u16 _pad;
+};
+
+struct sl_data_event {
+	struct sl_header hdr;
+	__u64 conn_id;       /* unique per socket, stable across fd reuse */
+	__u64 stream_pos;    /* byte offset of the syscall's first byte in this direction */
+	__u64 syscall_bytes; /* bytes the syscall moved (its return value) */
+	struct sl_tuple tuple;
+	__u32 fd;
+	__u32 captured;      /* bytes of this syscall captured over all its events */
+	__u32 chunk_offset;  /* offset of this event's payload within the syscall's bytes */
+	__u32 chunk_len;     /* payload bytes that follow this struct */
+	__u8 direction;      /* enum sl_direction */
+	__u8 syscall;        /* enum sl_syscall */
+	__u8 role;           /* enum sl_role */
+	__u8 klass;          /* enum sl_class, as judged so far */
+	__u32 _pad;
+	char comm[SL_COMM_LEN];
+	/* chunk_len payload bytes follow */
+};
+
+struct sl_close_event {
+	struct sl_header hdr;
+	__u64 conn_id;
+	__u64 bytes_sent;
+	__u64 bytes_received;
+	__u32 fd;     /* (__u32)-1 when the close came from the TCP state machine */
+	__u8 syscall; /* SL_SYS_CLOSE or SL_SYS_TCP_STATE */
+	__u8 role;
+	__u16 _pad;
+	char comm[SL_COMM_LEN];
+};
+
+#endif /* SIDELIGHT_EVENTS_H */

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Maps and load-time settings shared by every program. maps.bpf.c defines
+ * them (SL_MAPS_OWNER); the other objects see extern declarations that the
+ * BPF static linker (bpftool gen object) resolves to that one definition.
+ */
+#ifndef SIDELIGHT_MAPS_BPF_H
+#define SIDELIGHT_MAPS_BPF_H
+
+#include "events.h"
+
+#ifdef SL_MAPS_OWNER
+#define SL_EXTERN
+#define SL_SETTING(type, name, value) const volatile type name = value
+#else
+#define SL_EXTERN extern
+#define SL_SETTING(type, name, value) extern const volatile type name
+#endif
+
+/* Kernel-side state of one TCP socket, keyed by its struct sock address. */
+struct sl_conn {
+	__u64 id;
+	__u64 pos[2]; /* bytes moved so far, by enum sl_direction */
+	__u8 role;
+	__u8 klass;
+	__u8 tries;   /* payload-bearing syscalls judged without a verdict */
+	__u8 shipped; /* at least one event left the kernel: its close matters */
+	__u32 _pad;
+};
+
+/* Set by the loader before load; read-only (and so constant) afterwards. */
+SL_SETTING(__u32, sl_agent_tgid, 0);
+SL_SETTING(__u32, sl_chunk_bytes, 4096);
+SL_SETTING(__u32, sl_syscall_cap, 16384);
+SL_SETTING(__u8, sl_filter_pids, 0);
+SL_SETTING(__u8, sl_filter_ports, 0);
+
+/* Scratch room for one event. Offsets into the payload are masked with
+ * SL_FILL_MASK (exact: a chunk is shipped as soon as it is full) and lengths
+ * with SL_LEN_MASK (exact up to a whole chunk); the area holds the largest
+ * masked offset plus length, so the verifier can prove every copy fits.
+ * A per-CPU value must stay under 32 KiB. */
+#define SL_FILL_MASK (SL_MAX_CHUNK - 1)
+#define SL_LEN_MASK (2 * SL_MAX_CHUNK - 1)
+#define SL_SCRATCH_PAYLOAD (3 * SL_MAX_CHUNK)
+struct sl_iov_cursor {
+	__u64 base, left, off, next;
+};
+struct sl_scratch {
+	/* Loop state of the iovec walk lives here, not on the stack: the
+	 * verifier does not track map contents, so every iteration looks alike
+	 * and is pruned instead of explored once per possible value. */
+	struct sl_iov_cursor cur;
+	struct sl_data_event ev;
+	__u8 payload[SL_SCRATCH_PAYLOAD];
+};
+
+SL_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} sl_events SEC(".maps");
+
+/* LRU: a socket whose close we never see must not pin an entry forever. */
+SL_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct sl_conn);
+} sl_conns SEC(".maps");
+
+SL_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_scratch);
+} sl_scratch SEC(".maps");
+
+SL_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} sl_stats SEC(".maps");
+
+/* Next connection id, per CPU; the CPU number is folded into the id. */
+SL_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} sl_id_seq SEC(".maps");
+
+SL_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} sl_pid_filter SEC(".maps");
+
+SL_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} sl_port_filter SEC(".maps");
+
+#endif /* SIDELIGHT_MAPS_BPF_H */

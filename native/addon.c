@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * N-API surface of the capture: start/stop one capture session, hand event
+ * batches to JavaScript (one call per batch), report program status, stats,
+ * the event layout and the clock offset.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "events.h"
+#include "layout.h"
+#include "loader.h"
+#include "poller.h"
+
+#define CHECK(env, call)                                                          \
+	do {                                                                      \
+		if ((call) != napi_ok) {                                          \
+			napi_throw_error((env), NULL, "sidelight addon: " #call " failed"); \
+			return NULL;                                              \
+		}                                                                 \
+	} while (0)
+
+struct session {
+	struct sl_loader *loader;
+	struct sl_poller *poller;
+	napi_threadsafe_function tsfn;
+	napi_ref on_closed;
+	bool stopping;
+};
+
+/* One capture at a time per process: the kernel side is node-wide anyway. */
+static struct session *current;
+/* Kept after a session ends so the final figures can still be read. */
+static uint64_t last_kernel[SL_STAT_MAX];
+static struct sl_poller_stats last_poller;
+
+static void deliver(void *ctx, struct sl_batch *b)
+{
+	struct session *s = ctx;
+
+	if (napi_call_threadsafe_function(s->tsfn, b, napi_tsfn_nonblocking) != napi_ok)
+		sl_poller_recycle(s->poller, b);
+}
+
+static void poller_exited(void *ctx)
+{
+	struct session *s = ctx;
+
+	napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
+}
+
+static void call_js(napi_env env, napi_value js_cb, void *ctx, void *data)
+{
+	struct session *s = ctx;
+	struct sl_batch *b = data;
+	napi_value buf, count, undef, args[2];
+
+	if (env && js_cb &&
+	    napi_create_buffer_copy(env, b->used, b->data, NULL, &buf) == napi_ok &&
+	    napi_create_uint32(env, b->count, &count) == napi_ok &&
+	    napi_get_undefined(env, &undef) == napi_ok) {
+		args[0] = buf;
+		args[1] = count;
+		if (napi_call_function(env, undef, js_cb, 2, args, NULL) == napi_pending_exception) {
+			napi_value exc;
+
+			napi_get_and_clear_last_exception(env, &exc);
+			napi_fatal_exception(env, exc);
+		}
+	}
+	sl_poller_recycle(s->poller, b);
+}
+
+/* Runs on the JS thread once the poll thread has released the function and
+ * every queued batch was delivered. */
+static void session_finalize(napi_env env, void *data, void *hint)
+{
+	struct session *s = data;
+	napi_value cb, undef;
+
+	(void)hint;
+	if (s->poller)
+		sl_poller_stats(s->poller, &last_poller);
+	sl_loader_stats(s->loader, last_kernel);
+	sl_poller_free(s->poller);
+	sl_loader_close(s->loader);
+	if (current == s)
+		current = NULL;
+	if (napi_get_reference_value(env, s->on_closed, &cb) == napi_ok && cb &&
+	    napi_get_undefined(env, &undef) == napi_ok)
+		napi_call_function(env, undef, cb, 0, NULL, NULL);
+	napi_delete_reference(env, s->on_closed);
+	free(s);
+}
+
+static bool get_u32(napi_env env, napi_value obj, const char *key, uint32_t *out)
+{
+	napi_value v;
+	bool has = false;
+
+	if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has)
+		return false;
+	if (napi_get_named_property(env, obj, key, &v) != napi_ok)
+		return false;
+	return napi_get_value_uint32(env, v, out) == napi_ok;
+}
+
+static uint32_t get_list(napi_env env, napi_value obj, const char *key, uint32_t *out, uint32_t max)
+{
+	napi_value arr, v;
+	uint32_t n = 0, x;
+	bool has = false, is_arr = false;
+
+	if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has ||
+	    napi_get_named_property(env, obj, key, &arr) != napi_ok ||
+	    napi_is_array(env, arr, &is_arr) != napi_ok || !is_arr ||
+	    napi_get_array_length(env, arr, &n) != napi_ok)
+		return 0;
+	if (n > max)
+		n = max;
+	for (uint32_t i = 0; i < n; i++) {
+		if (napi_get_element(env, arr, i, &v) != napi_ok || napi_get_value_uint32(env, v, &x) != napi_ok)
+			x = 0;
+		out[i] = x;
+	}
+	return n;
+}
+
+/* start(options, onBatch(buffer, count), onClosed()) */
+static napi_value start(napi_env env, napi_callback_info info)
+{
+	size_t argc = 3;
+	napi_value argv[3], name;
+	static struct sl_load_opts o;
+	uint32_t ports[SL_MAX_FILTER], batch_bytes = 1 << 20, nbatches = 8, flush_ms = 5;
+	char err[256] = "";
+	struct session *s;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 3) {
+		napi_throw_type_error(env, NULL, "start(options, onBatch, onClosed)");
+		return NULL;
+	}
+	if (current) {
+		napi_throw_error(env, NULL, "a capture is already running in this process");
+		return NULL;
+	}
+	memset(&o, 0, sizeof(o));
+	o.chunk_bytes = 4096;
+	o.syscall_cap = 16384;
+	o.ring_bytes = 8 << 20;
+	o.max_conns = 65536;
+	o.agent_tgid = getpid();
+	get_u32(env, argv[0], "chunkBytes", &o.chunk_bytes);
+	get_u32(env, argv[0], "syscallCap", &o.syscall_cap);
+	get_u32(env, argv[0], "ringBytes", &o.ring_bytes);
+	get_u32(env, argv[0], "maxConnections", &o.max_conns);
+	get_u32(env, argv[0], "batchBytes", &batch_bytes);
+	get_u32(env, argv[0], "batches", &nbatches);
+	get_u32(env, argv[0], "flushMs", &flush_ms);
+	o.npids = get_list(env, argv[0], "pids", o.pids, SL_MAX_FILTER);
+	o.nports = get_list(env, argv[0], "ports", ports, SL_MAX_FILTER);
+	for (uint32_t i = 0; i < o.nports; i++)
+		o.ports[i] = (uint16_t)ports[i];
+	/* The kernel side trusts these bounds (see SL_MAX_CHUNK). */
+	if (o.chunk_bytes < 64 || o.chunk_bytes > SL_MAX_CHUNK ||
+	    o.syscall_cap < o.chunk_bytes ||
+	    o.syscall_cap > (uint64_t)o.chunk_bytes * SL_MAX_CHUNKS_PER_SYSCALL) {
+		snprintf(err, sizeof(err),
+			 "chunkBytes must be 64..%d and syscallCap chunkBytes..%d*chunkBytes",
+			 SL_MAX_CHUNK, SL_MAX_CHUNKS_PER_SYSCALL);
+		napi_throw_range_error(env, NULL, err);
+		return NULL;
+	}
+	if (batch_bytes < 2 * (sizeof(struct sl_data_event) + SL_MAX_CHUNK) || nbatches < 2) {
+		napi_throw_range_error(env, NULL, "batchBytes too small or fewer than 2 batches");
+		return NULL;
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		napi_throw_error(env, NULL, "out of memory");
+		return NULL;
+	}
+	s->loader = sl_loader_open(&o, err, sizeof(err));
+	if (!s->loader) {
+		free(s);
+		napi_throw_error(env, NULL, err);
+		return NULL;
+	}
+	if (napi_create_reference(env, argv[2], 1, &s->on_closed) != napi_ok ||
+	    napi_create_string_utf8(env, "sidelight-batches", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+	    napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, s, session_finalize, s,
+					    call_js, &s->tsfn) != napi_ok) {
+		sl_loader_close(s->loader);
+		free(s);
+		napi_throw_error(env, NULL, "cannot create the batch callback");
+		return NULL;
+	}
+	s->poller = sl_poller_start(sl_loader_ring_fd(s->loader), batch_bytes, nbatches, flush_ms,
+				    deliver, poller_exited, s, err, sizeof(err));
+	if (!s->poller) {
+		/* Nothing was queued: finalize closes the loader. */
+		napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
+		napi_throw_error(env, NULL, err);
+		return NULL;
+	}
+	current = s;
+	return NULL;
+}
+
+/* Detaches every program, then lets the poll thread drain the ring; onClosed
+ * runs when the last batch has been delivered. */
+static napi_value stop(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	if (current && !current->stopping) {
+		current->stopping = true;
+		sl_loader_detach(current->loader);
+		sl_poller_request_stop(current->poller);
+	}
+	napi_value r;
+	CHECK(env, napi_get_boolean(env, current != NULL, &r));
+	return r;
+}
+
+static napi_value set_num(napi_env env, napi_value obj, const char *key, double v)
+{
+	napi_value n;
+
+	if (napi_create_double(env, v, &n) == napi_ok)
+		napi_set_named_property(env, obj, key, n);
+	return obj;
+}
+
+static napi_value stats(napi_env env, napi_callback_info info)
+{
+	napi_value obj, kernel;
+	struct sl_poller_stats ps = last_poller;
+	uint64_t k[SL_STAT_MAX];
+
+	(void)info;
+	memcpy(k, last_kernel, sizeof(k));
+	if (current) {
+		sl_poller_stats(current->poller, &ps);
+		sl_loader_stats(current->loader, k);
+	}
+	CHECK(env, napi_create_object(env, &obj));
+	CHECK(env, napi_create_object(env, &kernel));
+	set_num(env, obj, "events", ps.events);
+	set_num(env, obj, "batches", ps.batches);
+	set_num(env, obj, "bytes", ps.bytes);
+	set_num(env, obj, "waits", ps.waits);
+	set_num(env, kernel, "ringbufDrops", k[SL_STAT_RINGBUF_DROPS]);
+	set_num(env, kernel, "ringbufDropBytes", k[SL_STAT_RINGBUF_DROP_BYTES]);
+	set_num(env, kernel, "connectionsOther", k[SL_STAT_CONN_OTHER]);
+	set_num(env, kernel, "iovTruncated", k[SL_STAT_IOV_TRUNCATED]);
+	set_num(env, kernel, "tcpSendmsgBytes", k[SL_STAT_TCP_SENDMSG_BYTES]);
+	set_num(env, kernel, "readFaults", k[SL_STAT_READ_FAULTS]);
+	CHECK(env, napi_set_named_property(env, obj, "kernel", kernel));
+	return obj;
+}
+
+static napi_value programs(napi_env env, napi_callback_info info)
+{
+	const struct sl_prog_status *ps;
+	napi_value arr, o, v;
+	size_t n;
+
+	(void)info;
+	CHECK(env, napi_create_array(env, &arr));
+	if (!current)
+		return arr;
+	n = sl_loader_programs(current->loader, &ps);
+	for (size_t i = 0; i < n; i++) {
+		CHECK(env, napi_create_object(env, &o));
+		CHECK(env, napi_create_string_utf8(env, ps[i].name, NAPI_AUTO_LENGTH, &v));
+		CHECK(env, napi_set_named_property(env, o, "name", v));
+		CHECK(env, napi_create_string_utf8(env, ps[i].hook, NAPI_AUTO_LENGTH, &v));
+		CHECK(env, napi_set_named_property(env, o, "hook", v));
+		CHECK(env, napi_get_boolean(env, ps[i].required, &v));
+		CHECK(env, napi_set_named_property(env, o, "required", v));
+		CHECK(env, napi_get_boolean(env, ps[i].attached, &v));
+		CHECK(env, napi_set_named_property(env, o, "attached", v));
+		CHECK(env, napi_create_string_utf8(env, ps[i].error, NAPI_AUTO_LENGTH, &v));
+		CHECK(env, napi_set_named_property(env, o, "error", v));
+		CHECK(env, napi_set_element(env, arr, i, o));
+	}
+	return arr;
+}
+
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, from the tightest of a few samples. */
+static napi_value clock_offset(napi_env env, napi_callback_info info)
+{
+	int64_t best = 0, best_width = INT64_MAX;
+	napi_value r;
+
+	(void)info;
+	for (int i = 0; i < 8; i++) {
+		struct timespec m1, rt, m2;
+
+		clock_gettime(CLOCK_MONOTONIC, &m1);
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clock_gettime(CLOCK_MONOTONIC, &m2);
+		int64_t a = m1.tv_sec * 1000000000LL + m1.tv_nsec;
+		int64_t b = m2.tv_sec * 1000000000LL + m2.tv_nsec;
+		int64_t r_ns = rt.tv_sec * 1000000000LL + rt.tv_nsec;
+		if (b - a < best_width) {
+			best_width = b - a;
+			best = r_ns - (a + (b - a) / 2);
+		}
+	}
+	CHECK(env, napi_create_bigint_int64(env, best, &r));
+	return r;
+}
+
+static napi_value init(napi_env env, napi_value exports)
+{
+	napi_property_descriptor props[] = {
+		{ "start", NULL, start, NULL, NULL, NULL, napi_default, NULL },
+		{ "stop", NULL, stop, NULL, NULL, NULL, napi_default, NULL },
+		{ "stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL },
+		{ "programs", NULL, programs, NULL, NULL, NULL, napi_default, NULL },
+		{ "clockOffsetNs", NULL, clock_offset, NULL, NULL, NULL, napi_default, NULL },
+		{ "layout", NULL, sl_layout_export, NULL, NULL, NULL, napi_default, NULL },
+	};
+
+	if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok)
+		return NULL;
+	return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "loader.h"
+#include "events.h"
+#include "sidelight.skel.h"
+
+/* Programs the agent can run without (the rest are required). */
+static const char *const optional_progs[] = { "sl_tcp_sendmsg_locked" };
+
+struct sl_loader {
+	struct sidelight_bpf *skel;
+	size_t nprogs;
+	struct sl_prog_status progs[32];
+	struct bpf_link *links[32];
+	int ncpus;
+};
+
+static bool is_optional(const char *name)
+{
+	for (size_t i = 0; i < sizeof(optional_progs) / sizeof(optional_progs[0]); i++)
+		if (strcmp(name, optional_progs[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Silence libbpf's own chatter; our errors carry the reason instead. */
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level != LIBBPF_WARN || !getenv("SIDELIGHT_LIBBPF_DEBUG"))
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static void describe_errno(char *buf, size_t len, const char *what, int e)
+{
+	if (e < 0)
+		e = -e;
+	if (e == EPERM || e == EACCES)
+		snprintf(buf, len, "%s: permission denied; run as root or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE", what);
+	else if (e == ENOENT)
+		snprintf(buf, len, "%s: not found in this kernel", what);
+	else
+		snprintf(buf, len, "%s: %s", what, strerror(e));
+}
+
+struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t errlen)
+{
+	struct sl_loader *l = calloc(1, sizeof(*l));
+	struct bpf_program *prog;
+	int e;
+
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	libbpf_set_print(quiet_print);
+	l->ncpus = libbpf_num_possible_cpus();
+	l->skel = sidelight_bpf__open();
+	if (!l->skel) {
+		describe_errno(err, errlen, "opening the BPF object", errno);
+		free(l);
+		return NULL;
+	}
+	l->skel->rodata->sl_agent_tgid = o->agent_tgid;
+	l->skel->rodata->sl_chunk_bytes = o->chunk_bytes;
+	l->skel->rodata->sl_syscall_cap = o->syscall_cap;
+	l->skel->rodata->sl_filter_pids = o->npids > 0;
+	l->skel->rodata->sl_filter_ports = o->nports > 0;
+	bpf_map__set_max_entries(l->skel->maps.sl_events, o->ring_bytes);
+	bpf_map__set_max_entries(l->skel->maps.sl_conns, o->max_conns);
+
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		struct sl_prog_status *st = &l->progs[l->nprogs];
+
+		if (l->nprogs >= sizeof(l->progs) / sizeof(l->progs[0]))
+			break;
+		st->name = bpf_program__name(prog);
+		st->hook = bpf_program__section_name(prog);
+		st->required = !is_optional(st->name);
+		/* A tp_btf program whose tracepoint this kernel lacks would fail
+		 * the whole load: leave it out before loading. */
+		if (strncmp(st->hook, "tp_btf/", 7) == 0 &&
+		    libbpf_find_vmlinux_btf_id(st->hook + 7, BPF_TRACE_RAW_TP) < 0) {
+			bpf_program__set_autoload(prog, false);
+			snprintf(st->error, sizeof(st->error), "tracepoint %s not in this kernel", st->hook + 7);
+		}
+		l->nprogs++;
+	}
+
+	e = sidelight_bpf__load(l->skel);
+	if (e) {
+		describe_errno(err, errlen, "loading the BPF programs", e);
+		sidelight_bpf__destroy(l->skel);
+		free(l);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < o->npids; i++) {
+		uint8_t one = 1;
+		bpf_map__update_elem(l->skel->maps.sl_pid_filter, &o->pids[i], sizeof(o->pids[i]), &one, 1, BPF_ANY);
+	}
+	for (uint32_t i = 0; i < o->nports; i++) {
+		uint8_t one = 1;
+		bpf_map__update_elem(l->skel->maps.sl_port_filter, &o->ports[i], sizeof(o->ports[i]), &one, 1, BPF_ANY);
+	}
+
+	size_t i = 0;
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		struct sl_prog_status *st = &l->progs[i];
+
+		if (i >= l->nprogs)
+			break;
+		if (bpf_program__autoload(prog)) {
+			l->links[i] = bpf_program__attach(prog);
+			if (l->links[i]) {
+				st->attached = true;
+			} else {
+				char what[128];
+
+				snprintf(what, sizeof(what), "attaching %s", st->hook);
+				describe_errno(st->error, sizeof(st->error), what, errno);
+			}
+		}
+		if (st->required && !st->attached) {
+			snprintf(err, errlen, "required program %s not attached (%s)", st->name, st->error);
+			sl_loader_close(l);
+			return NULL;
+		}
+		i++;
+	}
+	return l;
+}
+
+int sl_loader_ring_fd(struct sl_loader *l)
+{
+	return bpf_map__fd(l->skel->maps.sl_events);
+}
+
+size_t sl_loader_programs(struct sl_loader *l, const struct sl_prog_status **out)
+{
+	*out = l->progs;
+	return l->nprogs;
+}
+
+int sl_loader_stats(struct sl_loader *l, uint64_t *out)
+{
+	uint64_t *vals = calloc(l->ncpus, sizeof(uint64_t));
+
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < SL_STAT_MAX; k++) {
+		out[k] = 0;
+		if (bpf_map__lookup_elem(l->skel->maps.sl_stats, &k, sizeof(k), vals,
+					 sizeof(uint64_t) * l->ncpus, 0))
+			continue;
+		for (int c = 0; c < l->ncpus; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+void sl_loader_detach(struct sl_loader *l)
+{
+	for (size_t i = 0; i < l->nprogs; i++) {
+		if (l->links[i]) {
+			bpf_link__destroy(l->links[i]);
+			l->links[i] = NULL;
+			l->progs[i].attached = false;
+		}
+	}
+}
+
+void sl_loader_close(struct sl_loader *l)
+{
+	if (!l)
+		return;
+	sl_loader_detach(l);
+	sidelight_bpf__destroy(l->skel);
+	free(l);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Loads, configures and attaches the kernel programs (one skeleton). */
+#ifndef SIDELIGHT_LOADER_H
+#define SIDELIGHT_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define SL_MAX_FILTER 1024
+
+struct sl_load_opts {
+	uint32_t chunk_bytes;
+	uint32_t syscall_cap;
+	uint32_t ring_bytes;
+	uint32_t max_conns;
+	uint32_t agent_tgid;
+	uint32_t npids, nports;
+	uint32_t pids[SL_MAX_FILTER];
+	uint16_t ports[SL_MAX_FILTER];
+};
+
+struct sl_prog_status {
+	const char *name;       /* program name in the object */
+	const char *hook;       /* e.g. tracepoint/syscalls/sys_exit_read */
+	bool required;
+	bool attached;
+	char error[160];        /* why it is not attached, "" when it is */
+};
+
+struct sl_loader;
+
+/* On failure returns NULL and writes one line saying what and how to fix. */
+struct sl_loader *sl_loader_open(const struct sl_load_opts *opts, char *err, size_t errlen);
+int sl_loader_ring_fd(struct sl_loader *l);
+size_t sl_loader_programs(struct sl_loader *l, const struct sl_prog_status **out);
+/* Sums the per-CPU counters (enum sl_stat) into out[SL_STAT_MAX]. */
+int sl_loader_stats(struct sl_loader *l, uint64_t *out);
+/* Detaches every program; the maps stay until sl_loader_close. */
+void sl_loader_detach(struct sl_loader *l);
+void sl_loader_close(struct sl_loader *l);
+
+#endif

@@ -1,0 +1,38 @@
+// Admin endpoints: liveness, readiness (every required program attached)
+// and the agent's own counters as JSON.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface AdminHooks {
+  ready(): boolean;
+  stats(): unknown;
+}
+
+export async function startAdminServer(host: string, port: number, hooks: AdminHooks): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      const ok = hooks.ready();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready: programs not attached\n');
+    } else if (path === '/stats') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(hooks.stats())}\n`);
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /healthz, /readyz or /stats\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(`cannot listen on ${host}:${port} for the admin server (${err.code ?? err.message}); pick another --admin-port or 0 to disable`)),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
+
+export function boundPort(server: http.Server): number {
+  return (server.address() as AddressInfo).port;
+}

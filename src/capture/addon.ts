@@ -1,0 +1,78 @@
+// Typed surface of the native addon (native/addon.c).
+import path from 'node:path';
+
+export interface AddonStartOptions {
+  chunkBytes: number;
+  syscallCap: number;
+  ringBytes: number;
+  maxConnections: number;
+  batchBytes: number;
+  batches: number;
+  flushMs: number;
+  pids: number[];
+  ports: number[];
+}
+
+export interface ProgramStatus {
+  name: string;
+  hook: string;
+  required: boolean;
+  attached: boolean;
+  error: string;
+}
+
+export interface KernelStats {
+  ringbufDrops: number;
+  ringbufDropBytes: number;
+  connectionsOther: number;
+  iovTruncated: number;
+  tcpSendmsgBytes: number;
+  readFaults: number;
+}
+
+export interface AddonStats {
+  events: number;
+  batches: number;
+  bytes: number;
+  waits: number;
+  kernel: KernelStats;
+}
+
+export interface AddonLayout {
+  structs: Record<string, { size: number; fields: Record<string, [number, number]> }>;
+  constants: Record<string, number>;
+}
+
+export interface Addon {
+  start(opts: AddonStartOptions, onBatch: (batch: Buffer, count: number) => void, onClosed: () => void): void;
+  stop(): boolean;
+  stats(): AddonStats;
+  programs(): ProgramStatus[];
+  clockOffsetNs(): bigint;
+  layout(): AddonLayout;
+}
+
+/** The repository root, from dist/src/capture or src/capture. */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    if (path.basename(dir) === 'dist') return path.dirname(dir);
+    dir = path.dirname(dir);
+  }
+  return path.resolve(__dirname, '..', '..', '..');
+}
+
+let cached: Addon | undefined;
+
+export function loadAddon(): Addon {
+  if (cached) return cached;
+  const file = path.join(packageRoot(), 'build', 'Release', 'sidelight.node');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    cached = require(file) as Addon;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new Error(`the native addon is not built (${reason}); run: npm run build`);
+  }
+  return cached;
+}

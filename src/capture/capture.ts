@@ -1,0 +1,78 @@
+// One capture session: checks the ABI, starts the kernel programs, decodes
+// every batch into the sink, and stops after the last batch is delivered.
+import { loadAddon, type Addon, type AddonStats, type ProgramStatus } from './addon';
+import { BatchDecoder, type DecodeStats } from './decoder';
+import type { EventSink } from './events';
+import { checkLayout } from './layout';
+
+export interface CaptureOptions {
+  captureBytes: number;
+  syscallCapBytes: number;
+  ringBytes: number;
+  maxConnections: number;
+  pids: number[];
+  ports: number[];
+}
+
+export interface CaptureStats extends AddonStats {
+  decode: DecodeStats;
+}
+
+export class Capture {
+  private decoder: BatchDecoder | undefined;
+  private closed: Promise<void> | undefined;
+  private running = false;
+
+  constructor(private readonly addon: Addon = loadAddon()) {}
+
+  /** Throws one line saying what went wrong and how to fix it. */
+  start(opts: CaptureOptions, sink: EventSink): void {
+    checkLayout(this.addon.layout());
+    const decoder = new BatchDecoder(sink);
+    let resolveClosed: () => void = () => {};
+    this.closed = new Promise((resolve) => (resolveClosed = resolve));
+    this.addon.start(
+      {
+        chunkBytes: opts.captureBytes,
+        syscallCap: opts.syscallCapBytes,
+        ringBytes: opts.ringBytes,
+        maxConnections: opts.maxConnections,
+        batchBytes: 1 << 20,
+        batches: 8,
+        flushMs: 5,
+        pids: opts.pids,
+        ports: opts.ports,
+      },
+      (batch, count) => decoder.decode(batch, count),
+      () => {
+        this.running = false;
+        resolveClosed();
+      },
+    );
+    this.decoder = decoder;
+    this.running = true;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  programs(): ProgramStatus[] {
+    return this.addon.programs();
+  }
+
+  stats(): CaptureStats {
+    return { ...this.addon.stats(), decode: this.decoder ? { ...this.decoder.stats } : { events: 0, malformed: 0, unknownType: 0 } };
+  }
+
+  clockOffsetNs(): bigint {
+    return this.addon.clockOffsetNs();
+  }
+
+  /** Detaches the programs; resolves once every captured event was decoded. */
+  async stop(): Promise<void> {
+    if (!this.closed) return;
+    this.addon.stop();
+    await this.closed;
+  }
+}

@@ -1,0 +1,68 @@
+// The event layout the decoder reads, checked against what the addon was
+// compiled with (bpf/events.h) before any event is decoded.
+import type { AddonLayout } from './addon';
+
+export const EV_DATA = 1;
+export const EV_CLOSE = 2;
+export const DIR_EGRESS = 0;
+export const DIR_INGRESS = 1;
+export const ROLE_UNKNOWN = 0;
+export const ROLE_CLIENT = 1;
+export const ROLE_SERVER = 2;
+export const SYS_SENDFILE = 8;
+
+/** Offsets the decoder uses, per struct and field: [offset, size]. */
+export const EXPECTED = {
+  sl_header: { type: [0, 2], size: [4, 4], ts_ns: [8, 8], tgid: [16, 4], tid: [20, 4] },
+  sl_tuple: { saddr: [0, 16], daddr: [16, 16], sport: [32, 2], dport: [34, 2], family: [36, 2] },
+  sl_data_event: {
+    conn_id: [24, 8], stream_pos: [32, 8], syscall_bytes: [40, 8], tuple: [48, 40], fd: [88, 4],
+    captured: [92, 4], chunk_offset: [96, 4], chunk_len: [100, 4], direction: [104, 1],
+    syscall: [105, 1], role: [106, 1], klass: [107, 1], comm: [112, 16],
+  },
+  sl_close_event: {
+    conn_id: [24, 8], bytes_sent: [32, 8], bytes_received: [40, 8], fd: [48, 4], syscall: [52, 1],
+    role: [53, 1], comm: [56, 16],
+  },
+} as const;
+
+export const DATA_EVENT_SIZE = 128;
+export const CLOSE_EVENT_SIZE = 72;
+
+const EXPECTED_CONSTANTS: Record<string, number> = {
+  SL_EV_DATA: EV_DATA, SL_EV_CLOSE: EV_CLOSE, SL_DIR_EGRESS: DIR_EGRESS, SL_DIR_INGRESS: DIR_INGRESS,
+  SL_ROLE_UNKNOWN: ROLE_UNKNOWN, SL_ROLE_CLIENT: ROLE_CLIENT, SL_ROLE_SERVER: ROLE_SERVER,
+  SL_SYS_SENDFILE: SYS_SENDFILE,
+};
+
+/** Lists every difference between the addon's layout and the decoder's. */
+export function layoutMismatches(actual: AddonLayout): string[] {
+  const problems: string[] = [];
+  const sizes: Record<string, number> = { sl_data_event: DATA_EVENT_SIZE, sl_close_event: CLOSE_EVENT_SIZE };
+  for (const [name, fields] of Object.entries(EXPECTED)) {
+    const s = actual.structs[name];
+    if (!s) {
+      problems.push(`struct ${name} missing`);
+      continue;
+    }
+    const want = sizes[name];
+    if (want !== undefined && s.size !== want) problems.push(`sizeof(${name}) is ${s.size}, decoder expects ${want}`);
+    for (const [field, [off, size]] of Object.entries(fields) as [string, readonly [number, number]][]) {
+      const got = s.fields[field];
+      if (!got) problems.push(`${name}.${field} missing`);
+      else if (got[0] !== off || got[1] !== size)
+        problems.push(`${name}.${field} at ${got[0]}+${got[1]}, decoder expects ${off}+${size}`);
+    }
+  }
+  for (const [name, value] of Object.entries(EXPECTED_CONSTANTS)) {
+    if (actual.constants[name] !== value) problems.push(`${name} is ${actual.constants[name]}, decoder expects ${value}`);
+  }
+  return problems;
+}
+
+export function checkLayout(actual: AddonLayout): void {
+  const problems = layoutMismatches(actual);
+  if (problems.length > 0) {
+    throw new Error(`the addon and the decoder disagree on the event layout (${problems.join('; ')}); rebuild with: npm run build`);
+  }
+}

@@ -1,0 +1,222 @@
+// Connection tracker: one entry per kernel connection id. It gives each
+// connection its role, lays every event at its exact place in the byte
+// stream (gaps become counted skips), and drives the protocol parser.
+import { commOf, endpointsOf } from '../capture/decoder';
+import type { CloseEvent, DataEvent, Endpoint, EventSink } from '../capture/events';
+import { DIR_EGRESS, DIR_INGRESS, ROLE_CLIENT, ROLE_SERVER } from '../capture/layout';
+import type { ProcessNames } from '../enrich/process';
+import {
+  Http1Exchange,
+  looksLikeHttp1Request,
+  looksLikeHttp1Response,
+  newHttp1Stats,
+  type Http1Stats,
+  type Http1Transaction,
+} from '../protocols/http1';
+import type { WallClock } from '../transactions/clock';
+import type { HttpTransaction, Role } from '../transactions/transaction';
+import type { ListeningPorts } from './listeners';
+
+const CLASS_HTTP2 = 2;
+
+export interface TrackerStats {
+  connectionsOpened: number;
+  connectionsClosed: number;
+  connectionsEvicted: number;
+  /** Bytes seen before the connection's role could be told, not parsed. */
+  bytesBeforeRole: number;
+  /** Bytes of protocols this build does not parse yet (HTTP/2). */
+  bytesUnsupported: number;
+  /** Bytes the kernel moved but did not capture (beyond the capture cap, or lost). */
+  bytesSkipped: number;
+  /** Captured bytes that repeated bytes already placed in the stream. */
+  bytesOverlapped: number;
+  http1: Http1Stats;
+}
+
+interface Connection {
+  id: number;
+  role: Role | undefined;
+  unsupported: boolean;
+  local: Endpoint;
+  peer: Endpoint;
+  pid: number;
+  process: string;
+  /** Next expected stream position, by direction. */
+  next: [number, number];
+  exchange: Http1Exchange | undefined;
+  lastSeen: number;
+}
+
+export interface TrackerOptions {
+  maxConnections: number;
+  idleTimeoutMs: number;
+}
+
+export class ConnectionTracker implements EventSink {
+  readonly stats: TrackerStats = {
+    connectionsOpened: 0, connectionsClosed: 0, connectionsEvicted: 0, bytesBeforeRole: 0,
+    bytesUnsupported: 0, bytesSkipped: 0, bytesOverlapped: 0, http1: newHttp1Stats(),
+  };
+  private readonly conns = new Map<number, Connection>();
+  private now = Date.now();
+
+  constructor(
+    private readonly emit: (tx: HttpTransaction) => void,
+    private readonly clock: WallClock,
+    private readonly listeners: ListeningPorts,
+    private readonly processes: ProcessNames,
+    private readonly opts: TrackerOptions,
+  ) {}
+
+  get size(): number {
+    return this.conns.size;
+  }
+
+  onData(ev: DataEvent): void {
+    let c = this.conns.get(ev.connId);
+    if (!c) {
+      c = this.open(ev);
+    } else if (c.pid !== ev.tgid) {
+      c.pid = ev.tgid;
+      c.process = this.processes.nameOf(ev.tgid, () => commOf(ev));
+    }
+    c.lastSeen = this.now;
+    const dir = ev.direction === DIR_EGRESS ? DIR_EGRESS : DIR_INGRESS;
+    const len = ev.payload.length;
+    const start = ev.streamPos + ev.chunkOffset;
+    const lastOfSyscall = ev.chunkOffset + len >= ev.captured;
+    const syscallEnd = ev.streamPos + ev.syscallBytes;
+
+    if (ev.klass === CLASS_HTTP2) c.unsupported = true;
+    if (c.role === undefined && !c.unsupported) c.role = this.roleOf(ev, c);
+    if (c.role === undefined || c.unsupported) {
+      const end = lastOfSyscall ? Math.max(syscallEnd, start + len) : start + len;
+      if (end > c.next[dir]) {
+        if (c.unsupported) this.stats.bytesUnsupported += end - c.next[dir];
+        else this.stats.bytesBeforeRole += end - c.next[dir];
+        c.next[dir] = end;
+      }
+      return;
+    }
+    const ex = (c.exchange ??= this.newExchange(c));
+    const isRequest = (c.role === 'server') === (dir === DIR_INGRESS);
+    const ts = ev.tsNs;
+
+    let payload = ev.payload;
+    let at = start;
+    if (at > c.next[dir]) {
+      this.skip(ex, isRequest, at - c.next[dir], ts);
+    } else if (at < c.next[dir]) {
+      const dup = Math.min(c.next[dir] - at, len);
+      this.stats.bytesOverlapped += dup;
+      payload = payload.subarray(dup);
+      at += dup;
+    }
+    if (payload.length > 0) {
+      if (isRequest) ex.pushRequest(payload, ts);
+      else ex.pushResponse(payload, ts);
+    }
+    c.next[dir] = Math.max(c.next[dir], at + payload.length);
+    // The syscall's bytes past what was captured: stepped over by count.
+    if (lastOfSyscall && syscallEnd > c.next[dir]) {
+      this.skip(ex, isRequest, syscallEnd - c.next[dir], ts);
+      c.next[dir] = syscallEnd;
+    }
+  }
+
+  onClose(ev: CloseEvent): void {
+    const c = this.conns.get(ev.connId);
+    if (!c) return; // already closed (close() then TCP_CLOSE)
+    this.conns.delete(ev.connId);
+    this.stats.connectionsClosed++;
+    c.exchange?.close(ev.tsNs);
+  }
+
+  /**
+   * Drops connections idle longer than idleTimeoutMs, then the least
+   * recently seen beyond maxConnections. Their pending requests are
+   * counted as unanswered; nothing is invented for them.
+   */
+  sweep(now = Date.now()): void {
+    this.now = now;
+    const cutoff = now - this.opts.idleTimeoutMs;
+    for (const [id, c] of this.conns) {
+      if (c.lastSeen < cutoff) this.evict(id, c);
+    }
+    const excess = this.conns.size - this.opts.maxConnections;
+    if (excess > 0) {
+      const oldest = [...this.conns.values()].sort((a, b) => a.lastSeen - b.lastSeen).slice(0, excess);
+      for (const c of oldest) this.evict(c.id, c);
+    }
+  }
+
+  private evict(id: number, c: Connection): void {
+    this.conns.delete(id);
+    this.stats.connectionsEvicted++;
+    this.stats.http1.unansweredRequests += c.exchange?.pendingRequests ?? 0;
+  }
+
+  private open(ev: DataEvent): Connection {
+    const { local, peer } = endpointsOf(ev);
+    const c: Connection = {
+      id: ev.connId,
+      role: ev.role === ROLE_SERVER ? 'server' : ev.role === ROLE_CLIENT ? 'client' : undefined,
+      unsupported: false,
+      local,
+      peer,
+      pid: ev.tgid,
+      process: this.processes.nameOf(ev.tgid, () => commOf(ev)),
+      next: [0, 0],
+      exchange: undefined,
+      lastSeen: this.now,
+    };
+    this.conns.set(ev.connId, c);
+    this.stats.connectionsOpened++;
+    if (this.conns.size > this.opts.maxConnections) this.sweep();
+    return c;
+  }
+
+  /** Role of a connection opened before the agent: by its listening port,
+   * else by which side sends the request. */
+  private roleOf(ev: DataEvent, c: Connection): Role | undefined {
+    if (this.listeners.has(c.local.port)) return 'server';
+    if (ev.chunkOffset !== 0 || ev.payload.length === 0) return undefined;
+    const egress = ev.direction === DIR_EGRESS;
+    if (looksLikeHttp1Request(ev.payload)) return egress ? 'client' : 'server';
+    if (looksLikeHttp1Response(ev.payload)) return egress ? 'server' : 'client';
+    return undefined;
+  }
+
+  private skip(ex: Http1Exchange, isRequest: boolean, n: number, ts: bigint): void {
+    this.stats.bytesSkipped += n;
+    if (isRequest) ex.skipRequest(n, ts);
+    else ex.skipResponse(n, ts);
+  }
+
+  private newExchange(c: Connection): Http1Exchange {
+    return new Http1Exchange((tx) => this.emit(this.toTransaction(c, tx)), this.stats.http1);
+  }
+
+  private toTransaction(c: Connection, tx: Http1Transaction): HttpTransaction {
+    return {
+      kind: 'http',
+      role: c.role ?? 'server',
+      protocol: tx.protocol,
+      pid: c.pid,
+      process: c.process,
+      method: tx.method,
+      target: tx.target,
+      host: tx.host,
+      userAgent: tx.userAgent,
+      status: tx.status,
+      startTimeUnixNano: this.clock.toUnixNano(tx.startNs),
+      durationNs: Number(tx.endNs - tx.startNs),
+      requestBytes: tx.requestBodyBytes,
+      responseBytes: tx.responseBodyBytes,
+      local: c.local,
+      peer: c.peer,
+      truncated: tx.truncated,
+    };
+  }
+}

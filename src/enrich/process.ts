@@ -1,0 +1,32 @@
+// Process names by pid: the main thread's name from /proc (a worker thread
+// may carry another), or the kernel's thread name when the process is gone.
+import { readFileSync } from 'node:fs';
+
+export class ProcessNames {
+  private readonly names = new Map<number, { name: string; seen: number }>();
+
+  constructor(private readonly procRoot = '/proc') {}
+
+  nameOf(pid: number, fallback: () => string): string {
+    const hit = this.names.get(pid);
+    const now = Date.now();
+    if (hit) {
+      hit.seen = now;
+      return hit.name;
+    }
+    let name: string;
+    try {
+      name = readFileSync(`${this.procRoot}/${pid}/comm`, 'latin1').trimEnd();
+    } catch {
+      name = fallback();
+    }
+    this.names.set(pid, { name, seen: now });
+    return name;
+  }
+
+  /** Forgets pids not seen for maxAgeMs (pids are reused). */
+  sweep(maxAgeMs: number): void {
+    const cutoff = Date.now() - maxAgeMs;
+    for (const [pid, v] of this.names) if (v.seen < cutoff) this.names.delete(pid);
+  }
+}

@@ -1,0 +1,330 @@
+// Pairs the two directions of one HTTP/1.x connection into transactions.
+//
+// Responses answer requests in the order the requests were sent (RFC 9112
+// §9.3.2), so pairing is a FIFO queue of requests whose head has been
+// parsed. The rules below exist so that losing framing on either side can
+// cost transactions but can never pair a response with the wrong request.
+import {
+  Http1MessageParser,
+  newHttp1Stats,
+  type Http1MessageSink,
+  type Http1RequestHead,
+  type Http1Stats,
+} from './message';
+
+export interface Http1Transaction {
+  protocol: 'HTTP/1.1' | 'HTTP/1.0';
+  method: string;
+  target: string;
+  host: string | undefined;
+  userAgent: string | undefined;
+  status: number;
+  startNs: bigint;
+  endNs: bigint;
+  requestBodyBytes: number;
+  responseBodyBytes: number;
+  truncated: boolean;
+}
+
+interface Pending {
+  /** Value of the request-start counter when this request began. */
+  readonly seq: number;
+  readonly startNs: bigint;
+  readonly head: Http1RequestHead;
+  requestBodyBytes: number;
+  requestDone: boolean;
+  status: number;
+  responseBodyBytes: number;
+  endNs: bigint;
+  responseDone: boolean;
+  truncated: boolean;
+  /** Emitted or dropped: later events about it are ignored. */
+  finished: boolean;
+}
+
+/** A final response completes a transaction; 101 does too (then the protocol changes). */
+function isFinal(status: number): boolean {
+  return status >= 200 || status === 101;
+}
+
+export class Http1Exchange {
+  readonly stats: Http1Stats;
+  private readonly req: Http1MessageParser;
+  private readonly resp: Http1MessageParser;
+
+  /** Requests with a parsed head and no complete final response yet, oldest first. */
+  private queue: Pending[] = [];
+  /** Request whose body the request parser is reading. */
+  private reqCurrent: Pending | undefined;
+  private reqStartNs = 0n;
+  private reqStarts = 0;
+
+  private respStartNs = 0n;
+  /** Request the response being parsed answers (undefined: unmatched or none). */
+  private respMatched: Pending | undefined;
+  private respFinal = false;
+  private lastAnswered: Pending | undefined;
+  /** ts of the latest response bytes thrown away while out of sync (-1: none). */
+  private respDiscardNs = -1n;
+  /** Response cut by a response-side desync, waiting to learn its end. */
+  private truncatedOpen: Pending | undefined;
+
+  private isUpgraded = false;
+  private closed = false;
+
+  constructor(
+    private readonly onTransaction: (tx: Http1Transaction) => void,
+    stats?: Http1Stats,
+  ) {
+    this.stats = stats ?? newHttp1Stats();
+    const requestSink: Http1MessageSink = {
+      onMessageStart: (ts) => this.requestStart(ts),
+      onRequestHead: (head) => this.requestHead(head),
+      onStatusLine: () => undefined,
+      requestMethod: () => undefined,
+      onMessageEnd: (n) => this.requestEnd(n, false),
+      onUpgrade: () => undefined,
+      onDesync: (n) => this.requestEnd(n, true),
+      onDiscard: () => undefined,
+    };
+    const responseSink: Http1MessageSink = {
+      onMessageStart: (ts, afterResync) => this.responseStart(ts, afterResync),
+      onRequestHead: () => undefined,
+      onStatusLine: (status) => this.statusLine(status),
+      requestMethod: () => this.respMatched?.head.method,
+      onMessageEnd: (n, ts) => this.responseEnd(n, ts),
+      onUpgrade: () => this.upgrade(),
+      onDesync: (n, ts) => this.responseDesync(n, ts),
+      onDiscard: (ts) => this.responseDiscard(ts),
+    };
+    this.req = new Http1MessageParser(true, requestSink, this.stats);
+    this.resp = new Http1MessageParser(false, responseSink, this.stats);
+  }
+
+  /** True after 101 Switching Protocols or a 2xx to CONNECT; later bytes are ignored. */
+  get upgraded(): boolean {
+    return this.isUpgraded;
+  }
+
+  /** Requests that would be counted as unanswered if the connection ended now. */
+  get pendingRequests(): number {
+    let n = 0;
+    for (const p of this.queue) if (!p.finished) n++;
+    return n;
+  }
+
+  pushRequest(bytes: Uint8Array, ts: bigint): void {
+    if (!this.closed && !this.isUpgraded) this.req.push(bytes, ts);
+  }
+
+  skipRequest(n: number, ts: bigint): void {
+    if (!this.closed && !this.isUpgraded) this.req.skip(n, ts);
+  }
+
+  pushResponse(bytes: Uint8Array, ts: bigint): void {
+    if (!this.closed && !this.isUpgraded) this.resp.push(bytes, ts);
+  }
+
+  skipResponse(n: number, ts: bigint): void {
+    if (!this.closed && !this.isUpgraded) this.resp.skip(n, ts);
+  }
+
+  close(_ts: bigint): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.isUpgraded) {
+      // Ends a read-until-close response (RFC 9112 §6.3 (8)); a message cut
+      // short arrives as a desync and is handled like one.
+      this.resp.close();
+      this.req.close();
+    }
+    if (this.truncatedOpen) this.flushTruncated();
+    for (const p of this.queue) {
+      if (!p.finished) {
+        p.finished = true;
+        this.stats.unansweredRequests++;
+      }
+    }
+    this.queue = [];
+    this.reqCurrent = undefined;
+  }
+
+  // ---- request direction ----
+
+  private requestStart(ts: bigint): void {
+    this.reqStarts++;
+    this.reqStartNs = ts;
+    // A new request means the client considers the previous response done:
+    // the best end we will get for a response whose framing was lost.
+    if (this.truncatedOpen) this.flushTruncated();
+  }
+
+  private requestHead(head: Http1RequestHead): void {
+    this.stats.requests++;
+    const p: Pending = {
+      seq: this.reqStarts,
+      startNs: this.reqStartNs,
+      head,
+      requestBodyBytes: 0,
+      requestDone: false,
+      status: 0,
+      responseBodyBytes: 0,
+      endNs: 0n,
+      responseDone: false,
+      truncated: false,
+      finished: false,
+    };
+    // Queued at its head, not its end: a 100 Continue (or an early error)
+    // can answer it before the body is sent.
+    this.queue.push(p);
+    this.reqCurrent = p;
+  }
+
+  /**
+   * Body complete, or (lost) framing lost inside it. A request that lost
+   * its body still gets its response: the server answers it in turn, before
+   * any request hidden by the desync, so FIFO pairing stays right.
+   */
+  private requestEnd(bodyBytes: number, lost: boolean): void {
+    const p = this.reqCurrent;
+    this.reqCurrent = undefined;
+    if (!p || p.finished) return;
+    p.requestBodyBytes = bodyBytes;
+    p.requestDone = true;
+    if (lost) p.truncated = true;
+    this.maybeEmit(p);
+  }
+
+  // ---- response direction ----
+
+  private responseStart(ts: bigint, afterResync: boolean): void {
+    // A new response found after a desync: the cut one ended before it.
+    if (afterResync && this.truncatedOpen) this.flushTruncated();
+    this.respStartNs = ts;
+    this.respMatched = undefined;
+    this.respFinal = false;
+  }
+
+  private statusLine(status: number): void {
+    this.respFinal = isFinal(status);
+    // A request that began no later than some discarded response bytes may
+    // have been answered by them; pairing it now could pick up the answer
+    // to a later request. Drop it.
+    while (this.queue.length > 0 && this.queue[0].startNs <= this.respDiscardNs) {
+      this.drop(this.queue.shift() as Pending);
+    }
+    // A response cannot begin before its request did (both timestamps are
+    // of the syscalls that moved the bytes). This also keeps answers to
+    // requests hidden by a request-side desync from pairing with the
+    // request parsed after the resync.
+    const head = this.queue.length > 0 ? this.queue[0] : undefined;
+    this.respMatched = head !== undefined && head.startNs <= this.respStartNs ? head : undefined;
+    if (!this.respFinal) return; // interim (1xx): the request waits for its final response
+    this.stats.responses++;
+    if (this.respMatched) this.respMatched.status = status;
+    else this.stats.unmatchedResponses++;
+  }
+
+  private responseEnd(bodyBytes: number, ts: bigint): void {
+    const p = this.respMatched;
+    this.respMatched = undefined;
+    this.lastAnswered = undefined;
+    if (!this.respFinal || !p || p.finished) return;
+    this.dequeue(p);
+    p.responseBodyBytes = bodyBytes;
+    p.endNs = ts;
+    p.responseDone = true;
+    this.lastAnswered = p;
+    this.maybeEmit(p);
+  }
+
+  private upgrade(): void {
+    this.isUpgraded = true;
+    // The request's remaining body, if any, will not be parsed any more.
+    const p = this.lastAnswered;
+    if (p && !p.finished) {
+      p.truncated = true;
+      p.requestDone = true;
+      this.emit(p);
+    }
+  }
+
+  private responseDesync(bodyBytes: number, ts: bigint): void {
+    const p = this.respMatched;
+    this.respMatched = undefined;
+    // Without a final status line there is nothing worth reporting; the
+    // request is dropped when the next response is paired (or at close).
+    if (!p || !this.respFinal || p.finished) return;
+    this.dequeue(p);
+    p.responseBodyBytes = bodyBytes;
+    p.endNs = ts;
+    p.responseDone = true;
+    p.truncated = true;
+    if (this.reqStarts > p.seq) {
+      // The next request has already started: its response may be in the
+      // bytes being discarded, so they say nothing about this one's end.
+      this.finalize(p);
+    } else {
+      this.truncatedOpen = p;
+    }
+  }
+
+  private responseDiscard(ts: bigint): void {
+    this.respDiscardNs = ts;
+    // Until the client moves on, discarded bytes are taken as the cut response's tail.
+    if (this.truncatedOpen) this.truncatedOpen.endNs = ts;
+  }
+
+  // ---- bookkeeping ----
+
+  private flushTruncated(): void {
+    const p = this.truncatedOpen as Pending;
+    this.truncatedOpen = undefined;
+    this.finalize(p);
+  }
+
+  /** Emits a truncated transaction now, even if its request body is unfinished. */
+  private finalize(p: Pending): void {
+    if (p.finished) return;
+    p.requestDone = true;
+    this.emit(p);
+  }
+
+  private dequeue(p: Pending): void {
+    if (this.queue[0] === p) {
+      this.queue.shift();
+      return;
+    }
+    const i = this.queue.indexOf(p);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+
+  private drop(p: Pending): void {
+    if (p.finished) return;
+    p.finished = true;
+    this.stats.unansweredRequests++;
+  }
+
+  private maybeEmit(p: Pending): void {
+    if (!p.finished && p.requestDone && p.responseDone && p !== this.truncatedOpen) this.emit(p);
+  }
+
+  private emit(p: Pending): void {
+    p.finished = true;
+    this.stats.transactions++;
+    const h = p.head;
+    this.onTransaction({
+      protocol: h.version,
+      method: h.method,
+      target: h.target,
+      host: h.host,
+      userAgent: h.userAgent,
+      status: p.status,
+      startNs: p.startNs,
+      endNs: p.endNs,
+      requestBodyBytes: p.requestBodyBytes,
+      responseBodyBytes: p.responseBodyBytes,
+      truncated: p.truncated,
+    });
+  }
+}

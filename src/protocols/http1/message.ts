@@ -1,0 +1,966 @@
+// Incremental HTTP/1.x framing for ONE direction of a connection: a stream
+// of requests (client -> server) or of responses (server -> client).
+//
+// Input is push(bytes, ts) for captured bytes and skip(n, ts) for bytes the
+// kernel moved but did not capture. The parser finds message boundaries
+// (RFC 9112 §6.3) and reports them to a sink; it never keeps body bytes,
+// only counts them. Header lines that straddle pushes are copied, because
+// the caller reuses its buffers.
+//
+// When framing is lost (invalid bytes, or a skip over bytes that framing
+// needs) the direction goes out of sync and only resynchronises at the
+// start of a later push that looks like a message start.
+
+export type Http1Version = 'HTTP/1.0' | 'HTTP/1.1';
+
+/** Self-metrics shared by all parsers of an agent; every field only grows. */
+export interface Http1Stats {
+  requests: number;
+  responses: number;
+  transactions: number;
+  parseErrors: number;
+  discardedBytes: number;
+  unmatchedResponses: number;
+  unansweredRequests: number;
+}
+
+export function newHttp1Stats(): Http1Stats {
+  return {
+    requests: 0,
+    responses: 0,
+    transactions: 0,
+    parseErrors: 0,
+    discardedBytes: 0,
+    unmatchedResponses: 0,
+    unansweredRequests: 0,
+  };
+}
+
+export interface Http1RequestHead {
+  readonly version: Http1Version;
+  readonly method: string;
+  readonly target: string;
+  readonly host: string | undefined;
+  readonly userAgent: string | undefined;
+}
+
+/** What a parser reports. Calls are synchronous, from inside push/skip/close. */
+export interface Http1MessageSink {
+  /** First byte of a message; afterResync when the direction was out of sync until now. */
+  onMessageStart(ts: bigint, afterResync: boolean): void;
+  /** Request parsers: start line and headers complete, framing valid. */
+  onRequestHead(head: Http1RequestHead, ts: bigint): void;
+  /** Response parsers: status line parsed (headers still to come). */
+  onStatusLine(status: number, ts: bigint): void;
+  /**
+   * Response parsers: method of the request the current response answers,
+   * needed for framing (RFC 9112 §6.3: HEAD, CONNECT). undefined if unknown.
+   */
+  requestMethod(): string | undefined;
+  /** Last byte of the message; bodyBytes is payload only (chunked: sum of chunk sizes). */
+  onMessageEnd(bodyBytes: number, ts: bigint): void;
+  /** After onMessageEnd of a 101, or of a 2xx answering CONNECT: no more HTTP/1 here. */
+  onUpgrade(ts: bigint): void;
+  /**
+   * Framing lost inside or between messages (also: connection closed in
+   * the middle of a message). bodyBytes counted so far for the current one.
+   */
+  onDesync(bodyBytes: number, ts: bigint): void;
+  /** Bytes were thrown away while out of sync; ts of the call that brought them. */
+  onDiscard(ts: bigint): void;
+}
+
+/** Start line plus header fields plus the blank line, at most. */
+export const MAX_HEAD_BYTES = 64 * 1024;
+/** Same bound for one chunk-size line (with extensions) and a trailer section. */
+const MAX_CHUNK_LINE_BYTES = 64 * 1024;
+const MAX_METHOD_LEN = 32;
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const HTAB = 0x09;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const SEMI = 0x3b;
+const DEL = 0x7f;
+
+// tchar, RFC 9110 §5.6.2: the bytes allowed in a method or field name.
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
+
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
+for (let c = 0; c < 6; c++) {
+  HEX[0x41 + c] = 10 + c;
+  HEX[0x61 + c] = 10 + c;
+}
+
+function ascii(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+const HTTP1_PREFIX = ascii('HTTP/1.');
+const N_HOST = ascii('host');
+const N_USER_AGENT = ascii('user-agent');
+const N_CONTENT_LENGTH = ascii('content-length');
+const N_TRANSFER_ENCODING = ascii('transfer-encoding');
+const N_CHUNKED = ascii('chunked');
+
+// Methods trusted to mark a message start when (re)synchronising. While in
+// sync any token is accepted as a method (RFC 9110 §9.1 allows extensions);
+// this list only guards the guesswork of finding a boundary in a stream.
+const KNOWN_METHODS = [
+  'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
+  'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH',
+  'REPORT', 'MKCALENDAR', 'MKACTIVITY', 'CHECKOUT', 'MERGE', 'ACL', 'BIND', 'UNBIND',
+  'REBIND', 'LINK', 'UNLINK', 'PURGE', 'QUERY', 'MKWORKSPACE', 'UPDATE', 'LABEL',
+  'VERSION-CONTROL', 'BASELINE-CONTROL', 'ORDERPATCH', 'MKREDIRECTREF', 'UPDATEREDIRECTREF',
+  'SUBSCRIBE', 'UNSUBSCRIBE', 'NOTIFY',
+].map((m) => ascii(m + ' '));
+
+const NO = 0;
+const YES = 1;
+const MAYBE = 2; // every byte so far matches, but there are too few to tell
+
+function matchPattern(b: Uint8Array, start: number, end: number, p: Uint8Array): number {
+  const n = end - start;
+  const m = n < p.length ? n : p.length;
+  for (let i = 0; i < m; i++) if (b[start + i] !== p[i]) return NO;
+  return n >= p.length ? YES : MAYBE;
+}
+
+function matchRequestStart(b: Uint8Array, start: number, end: number): number {
+  let best = NO;
+  for (const p of KNOWN_METHODS) {
+    const r = matchPattern(b, start, end, p);
+    if (r === YES) return YES;
+    if (r === MAYBE) best = MAYBE;
+  }
+  return best;
+}
+
+function matchResponseStart(b: Uint8Array, start: number, end: number): number {
+  return matchPattern(b, start, end, HTTP1_PREFIX);
+}
+
+/** Starts with a known method token followed by SP. */
+export function looksLikeHttp1Request(bytes: Uint8Array): boolean {
+  return matchRequestStart(bytes, 0, bytes.length) === YES;
+}
+
+/** Starts with "HTTP/1.". */
+export function looksLikeHttp1Response(bytes: Uint8Array): boolean {
+  return matchResponseStart(bytes, 0, bytes.length) === YES;
+}
+
+/** Longest pattern above plus slack; bytes held while a push start is ambiguous. */
+const PROBE_MAX = 32;
+
+// Parser states. START_LINE..TRAILERS are "inside a message".
+const S_SEEK = 0; // out of sync: waiting for a push that starts a message
+const S_PROBE = 1; // a push began with a prefix of a message start: need more bytes
+const S_IDLE = 2; // in sync, between messages
+const S_START_LINE = 3;
+const S_HEADERS = 4;
+const S_BODY_LENGTH = 5;
+const S_CHUNK_SIZE = 6;
+const S_CHUNK_EXT = 7;
+const S_CHUNK_SIZE_LF = 8;
+const S_CHUNK_DATA = 9;
+const S_CHUNK_DATA_END = 10;
+const S_CHUNK_DATA_LF = 11;
+const S_TRAILERS = 12;
+const S_UNTIL_CLOSE = 13;
+const S_UPGRADED = 14;
+const S_CLOSED = 15;
+
+// Start-line scanner phases (requests: RFC 9112 §3, responses: §4).
+const RL_METHOD = 0;
+const RL_TARGET = 1;
+const RL_VERSION = 2;
+const RL_MINOR = 3;
+const RL_DONE = 4;
+const RL_CR = 5;
+const SL_VERSION = 6;
+const SL_MINOR = 7;
+const SL_SP = 8;
+const SL_CODE = 9;
+const SL_AFTER_CODE = 10;
+const SL_REASON = 11;
+const SL_CR = 12;
+
+// Header fields that matter for framing or for the transaction.
+const F_NONE = 0; // no field line yet: a whitespace-led line is not a fold
+const F_OTHER = 1;
+const F_HOST = 2;
+const F_USER_AGENT = 3;
+const F_CONTENT_LENGTH = 4;
+const F_TRANSFER_ENCODING = 5;
+
+function eqLower(b: Uint8Array, at: number, lower: Uint8Array): boolean {
+  // OR-ing 0x20 folds A-Z onto a-z; '-' already has that bit. Callers only
+  // pass token bytes, for which this cannot create a false match.
+  for (let i = 0; i < lower.length; i++) if ((b[at + i] | 0x20) !== lower[i]) return false;
+  return true;
+}
+
+function fieldId(b: Uint8Array, s: number, e: number): number {
+  switch (e - s) {
+    case 4:
+      return eqLower(b, s, N_HOST) ? F_HOST : F_OTHER;
+    case 10:
+      return eqLower(b, s, N_USER_AGENT) ? F_USER_AGENT : F_OTHER;
+    case 14:
+      return eqLower(b, s, N_CONTENT_LENGTH) ? F_CONTENT_LENGTH : F_OTHER;
+    case 17:
+      return eqLower(b, s, N_TRANSFER_ENCODING) ? F_TRANSFER_ENCODING : F_OTHER;
+    default:
+      return F_OTHER;
+  }
+}
+
+/** Byte-preserving decode: header text is octets (RFC 9110 §5.5), not UTF-8. */
+function latin1(b: Uint8Array, s: number, e: number): string {
+  return Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1');
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class Http1MessageParser {
+  private state = S_SEEK;
+  /** A parse error was already counted for the current out-of-sync episode. */
+  private counted = false;
+  private resynced = false;
+  private lastTs = 0n;
+
+  private readonly probe = new Uint8Array(PROBE_MAX);
+  private probeLen = 0;
+  private probeTs = 0n;
+
+  /** Copy of a head line that spans pushes. */
+  private line: Uint8Array = EMPTY;
+  private lineLen = 0;
+
+  // Current message head.
+  private headBytes = 0;
+  private slPhase = 0;
+  private slPos = 0;
+  private slCount = 0;
+  private methodEnd = 0;
+  private targetEnd = 0;
+  private minor = 1;
+  private status = 0;
+  private method = '';
+  private target = '';
+  private host: string | undefined = undefined;
+  private userAgent: string | undefined = undefined;
+  private contentLength = -1;
+  private contentLengthInvalid = false;
+  private teSeen = false;
+  private teChunked = false;
+  private lastField = F_NONE;
+
+  // Current body.
+  private bodyBytes = 0;
+  /** Bytes left in a Content-Length body or chunk; the size being read on a chunk-size line. */
+  private remaining = 0;
+  private chunkDigits = 0;
+  /** Bytes of the current chunk-size line, data CRLF or trailer section: framing lost with them on error. */
+  private unitBytes = 0;
+  private trailerLineLen = 0;
+  private trailerLastCR = false;
+
+  constructor(
+    private readonly isRequest: boolean,
+    private readonly sink: Http1MessageSink,
+    private readonly stats: Pick<Http1Stats, 'parseErrors' | 'discardedBytes'>,
+  ) {}
+
+  /** After a 101 or a 2xx to CONNECT: the rest of the stream is not HTTP/1. */
+  get upgraded(): boolean {
+    return this.state === S_UPGRADED;
+  }
+
+  push(bytes: Uint8Array, ts: bigint): void {
+    const end = bytes.length;
+    if (end === 0 || this.state >= S_UPGRADED) return;
+    this.lastTs = ts;
+    let pos = 0;
+    if (this.state === S_SEEK || this.state === S_PROBE) {
+      pos = this.seek(bytes, ts);
+    }
+    this.run(bytes, pos, end, ts);
+  }
+
+  skip(n: number, ts: bigint): void {
+    if (!(n > 0) || this.state >= S_UPGRADED) return;
+    this.lastTs = ts;
+    switch (this.state) {
+      case S_UNTIL_CLOSE:
+        // Read-until-close needs no framing: unseen bytes are still body.
+        this.bodyBytes += n;
+        return;
+      case S_SEEK:
+        this.discard(n, ts);
+        return;
+      case S_PROBE:
+        this.discard(this.probeLen, this.probeTs);
+        this.probeLen = 0;
+        this.state = S_SEEK;
+        this.discard(n, ts);
+        return;
+      case S_BODY_LENGTH: {
+        // A large body beyond the capture limit: consumed by count.
+        const take = n < this.remaining ? n : this.remaining;
+        this.bodyBytes += take;
+        this.remaining -= take;
+        n -= take;
+        if (this.remaining === 0) this.finish(ts);
+        if (n === 0) return;
+        break;
+      }
+      case S_CHUNK_DATA: {
+        const take = n < this.remaining ? n : this.remaining;
+        this.bodyBytes += take;
+        this.remaining -= take;
+        n -= take;
+        if (this.remaining === 0) this.enterChunkDataEnd();
+        if (n === 0) return;
+        break;
+      }
+    }
+    // The unseen bytes include framing (a start line, headers, a chunk-size
+    // line, a data CRLF, trailers, or the next message): boundaries are lost.
+    let unit = 0;
+    if (this.state === S_START_LINE || this.state === S_HEADERS) unit = this.headBytes;
+    else if (this.state >= S_CHUNK_SIZE && this.state <= S_TRAILERS) unit = this.unitBytes;
+    this.loseSync(unit + n, ts, 0);
+  }
+
+  /** The connection closed: ends a read-until-close body; a message cut short is reported as desync. */
+  close(): void {
+    const st = this.state;
+    this.state = S_CLOSED;
+    if (st === S_UNTIL_CLOSE) {
+      // RFC 9112 §6.3 (8): the body ends when the connection closes.
+      this.sink.onMessageEnd(this.bodyBytes, this.lastTs);
+    } else if (st >= S_START_LINE && st <= S_TRAILERS) {
+      this.sink.onDesync(this.bodyBytes, this.lastTs);
+    } else if (st === S_PROBE) {
+      this.discard(this.probeLen, this.probeTs);
+      this.probeLen = 0;
+    }
+  }
+
+  /** Out of sync at the start of a push: returns where in-sync parsing starts (end if none). */
+  private seek(bytes: Uint8Array, ts: bigint): number {
+    const end = bytes.length;
+    if (this.state === S_PROBE) {
+      // Tentatively extend the held prefix with this push's first bytes.
+      const len = this.probeLen;
+      const n = Math.min(PROBE_MAX - len, end);
+      this.probe.set(bytes.subarray(0, n), len);
+      const m = this.matchStart(this.probe, 0, len + n);
+      if (m === MAYBE) {
+        this.probeLen = len + n;
+        return end;
+      }
+      this.probeLen = 0;
+      if (m === YES) {
+        // The message began in the held bytes, with their timestamp.
+        this.state = S_IDLE;
+        this.resynced = true;
+        this.run(this.probe, 0, len, this.probeTs);
+        return 0;
+      }
+      this.state = S_SEEK;
+      this.discard(len, this.probeTs);
+      // This push may still start a message on its own.
+    }
+    const m = this.matchStart(bytes, 0, Math.min(end, PROBE_MAX));
+    if (m === YES) {
+      this.state = S_IDLE;
+      this.resynced = true;
+      return 0;
+    }
+    if (m === MAYBE) {
+      this.probe.set(bytes.subarray(0, end), 0);
+      this.probeLen = end;
+      this.probeTs = ts;
+      this.state = S_PROBE;
+      return end;
+    }
+    this.discard(end, ts);
+    return end;
+  }
+
+  private matchStart(b: Uint8Array, s: number, e: number): number {
+    return this.isRequest ? matchRequestStart(b, s, e) : matchResponseStart(b, s, e);
+  }
+
+  private run(bytes: Uint8Array, pos: number, end: number, ts: bigint): void {
+    while (pos < end) {
+      switch (this.state) {
+        case S_IDLE:
+          pos = this.idle(bytes, pos, end, ts);
+          break;
+        case S_START_LINE:
+          pos = this.startLine(bytes, pos, end, ts);
+          break;
+        case S_HEADERS:
+          pos = this.headers(bytes, pos, end, ts);
+          break;
+        case S_BODY_LENGTH: {
+          const avail = end - pos;
+          const take = avail < this.remaining ? avail : this.remaining;
+          pos += take;
+          this.bodyBytes += take;
+          this.remaining -= take;
+          if (this.remaining === 0) this.finish(ts);
+          break;
+        }
+        case S_CHUNK_SIZE:
+          pos = this.chunkSize(bytes, pos, end, ts);
+          break;
+        case S_CHUNK_EXT:
+          pos = this.chunkExt(bytes, pos, end, ts);
+          break;
+        case S_CHUNK_SIZE_LF:
+          if (bytes[pos] !== LF) return void this.loseSync(this.unitBytes + end - pos, ts, end);
+          this.unitBytes++;
+          pos = this.chunkLineDone(pos + 1);
+          break;
+        case S_CHUNK_DATA: {
+          const avail = end - pos;
+          const take = avail < this.remaining ? avail : this.remaining;
+          pos += take;
+          this.bodyBytes += take;
+          this.remaining -= take;
+          if (this.remaining === 0) this.enterChunkDataEnd();
+          break;
+        }
+        case S_CHUNK_DATA_END: {
+          // RFC 9112 §7.1: chunk-data is followed by CRLF (bare LF tolerated).
+          const b = bytes[pos];
+          if (b === CR) {
+            this.unitBytes++;
+            this.state = S_CHUNK_DATA_LF;
+          } else if (b === LF) {
+            this.enterChunkSize();
+          } else {
+            return void this.loseSync(this.unitBytes + end - pos, ts, end);
+          }
+          pos++;
+          break;
+        }
+        case S_CHUNK_DATA_LF:
+          if (bytes[pos] !== LF) return void this.loseSync(this.unitBytes + end - pos, ts, end);
+          this.enterChunkSize();
+          pos++;
+          break;
+        case S_TRAILERS:
+          pos = this.trailers(bytes, pos, end, ts);
+          break;
+        case S_UNTIL_CLOSE:
+          this.bodyBytes += end - pos;
+          pos = end;
+          break;
+        default:
+          // Out of sync (the rest of this push was counted as discarded),
+          // upgraded or closed: nothing more to parse here.
+          return;
+      }
+    }
+  }
+
+  private idle(bytes: Uint8Array, pos: number, end: number, ts: bigint): number {
+    // RFC 9112 §2.2: ignore empty lines before a request-line (some clients
+    // send a stray CRLF after a body); tolerated before a status line too.
+    while (pos < end && (bytes[pos] === CR || bytes[pos] === LF)) pos++;
+    if (pos === end) return end;
+    this.headBytes = 0;
+    this.slPhase = this.isRequest ? RL_METHOD : SL_VERSION;
+    this.slPos = 0;
+    this.slCount = 0;
+    this.minor = 1;
+    this.status = 0;
+    this.host = undefined;
+    this.userAgent = undefined;
+    this.contentLength = -1;
+    this.contentLengthInvalid = false;
+    this.teSeen = false;
+    this.teChunked = false;
+    this.lastField = F_NONE;
+    this.lineLen = 0;
+    this.bodyBytes = 0;
+    this.state = S_START_LINE;
+    const resynced = this.resynced;
+    this.resynced = false;
+    this.sink.onMessageStart(ts, resynced);
+    return pos;
+  }
+
+  private startLine(bytes: Uint8Array, pos: number, end: number, ts: bigint): number {
+    const from = pos;
+    let i = pos;
+    // Validate byte by byte so garbage is rejected where it starts, not at
+    // a line end that may never come.
+    for (; i < end; i++) {
+      const b = bytes[i];
+      if (b === LF) break;
+      if (!this.scanStartByte(b)) return this.loseSync(this.headBytes + end - from, ts, end);
+    }
+    if (i === end) {
+      this.headBytes += end - from;
+      if (this.headBytes > MAX_HEAD_BYTES) return this.loseSync(this.headBytes, ts, end);
+      if (this.isRequest) this.appendLine(bytes, from, end);
+      return end;
+    }
+    this.headBytes += i + 1 - from;
+    const rest = end - i - 1;
+    if (this.headBytes > MAX_HEAD_BYTES) return this.loseSync(this.headBytes + rest, ts, end);
+    const p = this.slPhase;
+    if (this.isRequest) {
+      if (p !== RL_DONE && p !== RL_CR) return this.loseSync(this.headBytes + rest, ts, end);
+      let buf = bytes;
+      let base = from;
+      if (this.lineLen > 0) {
+        this.appendLine(bytes, from, i);
+        buf = this.line;
+        base = 0;
+        this.lineLen = 0;
+      }
+      this.method = latin1(buf, base, base + this.methodEnd);
+      this.target = latin1(buf, base + this.methodEnd + 1, base + this.targetEnd);
+    } else {
+      if ((p !== SL_AFTER_CODE && p !== SL_REASON && p !== SL_CR) || this.status < 100) {
+        return this.loseSync(this.headBytes + rest, ts, end);
+      }
+      this.sink.onStatusLine(this.status, ts);
+    }
+    this.state = S_HEADERS;
+    return i + 1;
+  }
+
+  /** One byte of a start line (never LF). false: not a valid start line. */
+  private scanStartByte(b: number): boolean {
+    const at = this.slPos++;
+    switch (this.slPhase) {
+      case RL_METHOD:
+        // method SP request-target SP HTTP-version (RFC 9112 §3)
+        if (b === SP) {
+          if (at === 0) return false;
+          this.methodEnd = at;
+          this.slPhase = RL_TARGET;
+          return true;
+        }
+        return at < MAX_METHOD_LEN && TCHAR[b] === 1;
+      case RL_TARGET:
+        if (b === SP) {
+          if (at === this.methodEnd + 1) return false;
+          this.targetEnd = at;
+          this.slPhase = RL_VERSION;
+          this.slCount = 0;
+          return true;
+        }
+        // No whitespace or controls inside a request-target (§3.2).
+        return b > SP && b !== DEL;
+      case RL_VERSION:
+      case SL_VERSION:
+        if (b !== HTTP1_PREFIX[this.slCount]) return false;
+        if (++this.slCount === HTTP1_PREFIX.length) {
+          this.slPhase = this.slPhase === RL_VERSION ? RL_MINOR : SL_MINOR;
+        }
+        return true;
+      case RL_MINOR:
+      case SL_MINOR:
+        if (b < 0x30 || b > 0x39) return false;
+        this.minor = b - 0x30;
+        this.slPhase = this.slPhase === RL_MINOR ? RL_DONE : SL_SP;
+        return true;
+      case RL_DONE:
+        // Only the CR of CRLF may follow the version.
+        if (b !== CR) return false;
+        this.slPhase = RL_CR;
+        return true;
+      case SL_SP:
+        // HTTP-version SP status-code (RFC 9112 §4)
+        if (b !== SP) return false;
+        this.slPhase = SL_CODE;
+        this.slCount = 0;
+        return true;
+      case SL_CODE:
+        if (b < 0x30 || b > 0x39) return false;
+        this.status = this.status * 10 + (b - 0x30);
+        if (++this.slCount === 3) this.slPhase = SL_AFTER_CODE;
+        return true;
+      case SL_AFTER_CODE:
+        // SP [ reason-phrase ]; a missing reason and even a missing SP are accepted.
+        if (b === SP) this.slPhase = SL_REASON;
+        else if (b === CR) this.slPhase = SL_CR;
+        else return false;
+        return true;
+      case SL_REASON:
+        return true;
+      default:
+        // RL_CR, SL_CR: a bare CR inside the line (§2.2 allows rejecting it).
+        return false;
+    }
+  }
+
+  private headers(bytes: Uint8Array, pos: number, end: number, ts: bigint): number {
+    while (pos < end) {
+      const lf = bytes.indexOf(LF, pos);
+      if (lf < 0 || lf >= end) {
+        this.headBytes += end - pos;
+        if (this.headBytes > MAX_HEAD_BYTES) return this.loseSync(this.headBytes, ts, end);
+        this.appendLine(bytes, pos, end);
+        return end;
+      }
+      this.headBytes += lf + 1 - pos;
+      if (this.headBytes > MAX_HEAD_BYTES) return this.loseSync(this.headBytes + end - lf - 1, ts, end);
+      let buf = bytes;
+      let s = pos;
+      let e = lf;
+      if (this.lineLen > 0) {
+        this.appendLine(bytes, pos, lf);
+        buf = this.line;
+        s = 0;
+        e = this.lineLen;
+        this.lineLen = 0;
+      }
+      if (e > s && buf[e - 1] === CR) e--;
+      pos = lf + 1;
+      if (e === s) return this.endOfHead(pos, end, ts);
+      if (!this.fieldLine(buf, s, e)) return this.loseSync(this.headBytes + end - pos, ts, end);
+    }
+    return pos;
+  }
+
+  /** One field line without its line ending. false: invalid. */
+  private fieldLine(b: Uint8Array, s: number, e: number): boolean {
+    let vs: number;
+    let id: number;
+    let fold = false;
+    if (b[s] === SP || b[s] === HTAB) {
+      // Before any field: whitespace-led lines are skipped (§2.2).
+      // After one: obs-fold, a continuation of that field's value (§5.2).
+      if (this.lastField === F_NONE) return true;
+      id = this.lastField;
+      vs = s;
+      fold = true;
+    } else {
+      let i = s;
+      while (i < e && TCHAR[b[i]] === 1) i++;
+      // field-name ":" with no whitespace before the colon (§5.1).
+      if (i === s || i === e || b[i] !== COLON) return false;
+      id = fieldId(b, s, i);
+      vs = i + 1;
+    }
+    let ve = e;
+    while (vs < ve && (b[vs] === SP || b[vs] === HTAB)) vs++;
+    while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--;
+    switch (id) {
+      case F_HOST:
+        if (fold) {
+          if (ve > vs) this.host += ' ' + latin1(b, vs, ve);
+        } else if (this.host === undefined) {
+          this.host = latin1(b, vs, ve);
+        } else {
+          id = F_OTHER; // duplicate Host: keep the first, ignore its folds
+        }
+        break;
+      case F_USER_AGENT:
+        if (fold) {
+          if (ve > vs) this.userAgent += ' ' + latin1(b, vs, ve);
+        } else if (this.userAgent === undefined) {
+          this.userAgent = latin1(b, vs, ve);
+        } else {
+          id = F_OTHER;
+        }
+        break;
+      case F_CONTENT_LENGTH:
+        if (!fold || ve > vs) this.contentLengthList(b, vs, ve);
+        break;
+      case F_TRANSFER_ENCODING:
+        this.transferCodings(b, vs, ve);
+        break;
+    }
+    this.lastField = id;
+    return true;
+  }
+
+  /**
+   * Content-Length = 1*DIGIT; a list of identical values (or repeated
+   * identical fields) is one value, anything else is invalid (§6.3 (5)).
+   * Validity only matters if no Transfer-Encoding overrides it.
+   */
+  private contentLengthList(b: Uint8Array, s: number, e: number): void {
+    let any = false;
+    let i = s;
+    while (i <= e) {
+      let j = i;
+      while (j < e && b[j] !== COMMA) j++;
+      let a = i;
+      let z = j;
+      while (a < z && (b[a] === SP || b[a] === HTAB)) a++;
+      while (z > a && (b[z - 1] === SP || b[z - 1] === HTAB)) z--;
+      if (a < z) {
+        let v = 0;
+        for (let k = a; k < z; k++) {
+          const d = b[k] - 0x30;
+          if (d < 0 || d > 9 || v > (Number.MAX_SAFE_INTEGER - d) / 10) {
+            this.contentLengthInvalid = true;
+            return;
+          }
+          v = v * 10 + d;
+        }
+        if (this.contentLength >= 0 && this.contentLength !== v) {
+          this.contentLengthInvalid = true;
+          return;
+        }
+        this.contentLength = v;
+        any = true;
+      }
+      i = j + 1;
+    }
+    if (!any) this.contentLengthInvalid = true;
+  }
+
+  /** Records whether chunked is the final transfer coding (§6.3 (4)); list may span fields. */
+  private transferCodings(b: Uint8Array, s: number, e: number): void {
+    let i = s;
+    while (i < e) {
+      let j = i;
+      while (j < e && b[j] !== COMMA) j++;
+      let a = i;
+      while (a < j && (b[a] === SP || b[a] === HTAB)) a++;
+      let z = a;
+      while (z < j && TCHAR[b[z]] === 1) z++;
+      if (z > a) {
+        this.teSeen = true;
+        this.teChunked = z - a === N_CHUNKED.length && eqLower(b, a, N_CHUNKED);
+      }
+      i = j + 1;
+    }
+  }
+
+  /** Blank line seen: decide the body length (RFC 9112 §6.3). */
+  private endOfHead(pos: number, end: number, ts: bigint): number {
+    const failed = (): number => this.loseSync(this.headBytes + end - pos, ts, end);
+    if (this.isRequest) {
+      let length = 0;
+      let chunked = false;
+      if (this.teSeen) {
+        // §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty
+        // framing; §6.3 (4): a request whose final coding is not chunked
+        // has no determinable length.
+        if (this.minor === 0 || !this.teChunked) return failed();
+        chunked = true; // §6.3 (3): overrides any Content-Length
+      } else if (this.contentLengthInvalid) {
+        return failed();
+      } else if (this.contentLength > 0) {
+        length = this.contentLength;
+      }
+      // §6.3 (6): otherwise a request has no body.
+      this.sink.onRequestHead(
+        {
+          version: this.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
+          method: this.method,
+          target: this.target,
+          host: this.host,
+          userAgent: this.userAgent,
+        },
+        ts,
+      );
+      if (chunked) this.enterChunkSize();
+      else if (length > 0) this.enterLength(length);
+      else this.finish(ts);
+      return pos;
+    }
+
+    const status = this.status;
+    const method = this.sink.requestMethod();
+    if (status === 101) {
+      // §9.9 via RFC 9110 §15.2.2: the connection switches protocol after the blank line.
+      this.finish(ts);
+      this.upgrade(ts);
+      return end;
+    }
+    // §6.3 (1): no body for 1xx, 204, 304 or any answer to HEAD, whatever the headers say.
+    if (status < 200 || status === 204 || status === 304 || method === 'HEAD') {
+      this.finish(ts);
+      return pos;
+    }
+    // §6.3 (2): a 2xx to CONNECT turns the connection into a tunnel.
+    if (method === 'CONNECT' && status < 300) {
+      this.finish(ts);
+      this.upgrade(ts);
+      return end;
+    }
+    if (this.teSeen) {
+      // §6.3 (3): chunked last, else read until close; §6.1: also for HTTP/1.0.
+      if (this.teChunked && this.minor !== 0) this.enterChunkSize();
+      else this.state = S_UNTIL_CLOSE;
+      return pos;
+    }
+    if (this.contentLengthInvalid) return failed(); // §6.3 (5)
+    if (this.contentLength > 0) this.enterLength(this.contentLength);
+    else if (this.contentLength === 0) this.finish(ts);
+    else this.state = S_UNTIL_CLOSE; // §6.3 (8)
+    return pos;
+  }
+
+  private enterLength(n: number): void {
+    this.remaining = n;
+    this.state = S_BODY_LENGTH;
+  }
+
+  private enterChunkSize(): void {
+    this.remaining = 0;
+    this.chunkDigits = 0;
+    this.unitBytes = 0;
+    this.state = S_CHUNK_SIZE;
+  }
+
+  private enterChunkDataEnd(): void {
+    this.unitBytes = 0;
+    this.state = S_CHUNK_DATA_END;
+  }
+
+  /** chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1). */
+  private chunkSize(bytes: Uint8Array, pos: number, end: number, ts: bigint): number {
+    while (pos < end) {
+      const b = bytes[pos];
+      const h = HEX[b];
+      if (h >= 0) {
+        if (this.remaining > (Number.MAX_SAFE_INTEGER - h) / 16) {
+          return this.loseSync(this.unitBytes + end - pos, ts, end);
+        }
+        this.remaining = this.remaining * 16 + h;
+        this.chunkDigits++;
+        this.unitBytes++;
+        pos++;
+        continue;
+      }
+      if (this.chunkDigits === 0) return this.loseSync(this.unitBytes + end - pos, ts, end);
+      if (b === SEMI || b === SP || b === HTAB) {
+        // BWS ";" chunk-ext: its content does not affect framing.
+        this.state = S_CHUNK_EXT;
+        return pos;
+      }
+      if (b === CR) {
+        this.unitBytes++;
+        this.state = S_CHUNK_SIZE_LF;
+        return pos + 1;
+      }
+      if (b === LF) {
+        this.unitBytes++;
+        return this.chunkLineDone(pos + 1);
+      }
+      return this.loseSync(this.unitBytes + end - pos, ts, end);
+    }
+    return pos;
+  }
+
+  private chunkExt(bytes: Uint8Array, pos: number, end: number, ts: bigint): number {
+    const lf = bytes.indexOf(LF, pos);
+    if (lf < 0 || lf >= end) {
+      this.unitBytes += end - pos;
+      if (this.unitBytes > MAX_CHUNK_LINE_BYTES) return this.loseSync(this.unitBytes, ts, end);
+      return end;
+    }
+    this.unitBytes += lf + 1 - pos;
+    if (this.unitBytes > MAX_CHUNK_LINE_BYTES) return this.loseSync(this.unitBytes + end - lf - 1, ts, end);
+    return this.chunkLineDone(lf + 1);
+  }
+
+  private chunkLineDone(pos: number): number {
+    if (this.remaining === 0) {
+      // last-chunk: trailer-section CRLF follows (§7.1.2).
+      this.unitBytes = 0;
+      this.trailerLineLen = 0;
+      this.trailerLastCR = false;
+      this.state = S_TRAILERS;
+    } else {
+      this.state = S_CHUNK_DATA;
+    }
+    return pos;
+  }
+
+  /** Trailer field lines up to an empty line; skipped, only their size is bounded. */
+  private trailers(bytes: Uint8Array, pos: number, end: number, ts: bigint): number {
+    while (pos < end) {
+      const lf = bytes.indexOf(LF, pos);
+      if (lf < 0 || lf >= end) {
+        const n = end - pos;
+        this.unitBytes += n;
+        this.trailerLineLen += n;
+        this.trailerLastCR = bytes[end - 1] === CR;
+        if (this.unitBytes > MAX_CHUNK_LINE_BYTES) return this.loseSync(this.unitBytes, ts, end);
+        return end;
+      }
+      const n = lf - pos;
+      this.unitBytes += n + 1;
+      if (this.unitBytes > MAX_CHUNK_LINE_BYTES) return this.loseSync(this.unitBytes + end - lf - 1, ts, end);
+      const len = this.trailerLineLen + n;
+      const lastCR = n > 0 ? bytes[lf - 1] === CR : this.trailerLastCR;
+      this.trailerLineLen = 0;
+      this.trailerLastCR = false;
+      pos = lf + 1;
+      if (len === 0 || (len === 1 && lastCR)) {
+        this.finish(ts);
+        return pos;
+      }
+    }
+    return pos;
+  }
+
+  private finish(ts: bigint): void {
+    this.state = S_IDLE;
+    this.sink.onMessageEnd(this.bodyBytes, ts);
+  }
+
+  private upgrade(ts: bigint): void {
+    this.state = S_UPGRADED;
+    this.sink.onUpgrade(ts);
+  }
+
+  /** Framing lost: `discarded` bytes (the failed unit and the rest of the push) are thrown away. Returns end. */
+  private loseSync(discarded: number, ts: bigint, end: number): number {
+    this.state = S_SEEK;
+    this.lineLen = 0;
+    this.counted = false;
+    this.sink.onDesync(this.bodyBytes, ts);
+    this.discard(discarded, ts);
+    return end;
+  }
+
+  private discard(n: number, ts: bigint): void {
+    if (!this.counted) {
+      this.stats.parseErrors++;
+      this.counted = true;
+    }
+    this.stats.discardedBytes += n;
+    this.sink.onDiscard(ts);
+  }
+
+  private appendLine(bytes: Uint8Array, s: number, e: number): void {
+    const n = e - s;
+    if (n <= 0) return;
+    const need = this.lineLen + n;
+    if (need > this.line.length) {
+      const grown = new Uint8Array(Math.max(256, need * 2));
+      grown.set(this.line.subarray(0, this.lineLen));
+      this.line = grown;
+    }
+    this.line.set(bytes.subarray(s, e), this.lineLen);
+    this.lineLen = need;
+  }
+}

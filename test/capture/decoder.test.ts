@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadAddon } from '../../src/capture/addon';
+import { BatchDecoder, commOf, endpointsOf } from '../../src/capture/decoder';
+import type { CloseEvent, DataEvent } from '../../src/capture/events';
+import { layoutMismatches } from '../../src/capture/layout';
+import { closeRecord, dataRecord } from '../support/batch';
+
+describe('batch decoder', () => {
+  it('decodes data and close records back to back', () => {
+    const seen: unknown[] = [];
+    const dec = new BatchDecoder({
+      onData: (e: DataEvent) =>
+        seen.push({ conn: e.connId, pos: e.streamPos, n: e.syscallBytes, cap: e.captured, dir: e.direction, text: Buffer.from(e.payload).toString(), comm: commOf(e), ...endpointsOf(e) }),
+      onClose: (e: CloseEvent) => seen.push({ closed: e.connId, ts: e.tsNs }),
+    });
+    const v6local = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    const mapped = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 7];
+    const batch = Buffer.concat([
+      dataRecord({ ts: 5n, connId: 2 ** 41 + 3, streamPos: 2 ** 33, syscallBytes: 20000, captured: 4096, payload: Buffer.from('GET / HTTP/1.1\r\n'), direction: 1, comm: 'nginx' }),
+      closeRecord(9n, 7),
+      dataRecord({ ts: 6n, connId: 1, streamPos: 0, syscallBytes: 3, payload: Buffer.from('abc'), direction: 0, family: 10, local: [v6local, 443], peer: [mapped, 5555] }),
+    ]);
+    dec.decode(batch, 3);
+    assert.deepEqual(seen, [
+      { conn: 2 ** 41 + 3, pos: 2 ** 33, n: 20000, cap: 4096, dir: 1, text: 'GET / HTTP/1.1\r\n', comm: 'nginx', local: { address: '127.0.0.1', port: 8080 }, peer: { address: '127.0.0.1', port: 40000 } },
+      { closed: 7, ts: 9n },
+      { conn: 1, pos: 0, n: 3, cap: 3, dir: 0, text: 'abc', comm: 'server', local: { address: '2001:db8::1', port: 443 }, peer: { address: '10.0.0.7', port: 5555 } },
+    ]);
+    assert.deepEqual(dec.stats, { events: 3, malformed: 0, unknownType: 0 });
+  });
+
+  it('counts a truncated batch instead of reading past it', () => {
+    const dec = new BatchDecoder({ onData: () => assert.fail('no event expected'), onClose: () => assert.fail('no event expected') });
+    const rec = dataRecord({ ts: 1n, connId: 1, streamPos: 0, syscallBytes: 3, payload: Buffer.from('abc'), direction: 0 });
+    dec.decode(rec.subarray(0, 100), 1);
+    assert.deepEqual(dec.stats, { events: 0, malformed: 1, unknownType: 0 });
+  });
+
+  it('layout check names every difference', () => {
+    assert.deepEqual(
+      layoutMismatches({ structs: { sl_header: { size: 24, fields: { type: [0, 2], size: [4, 4], ts_ns: [8, 8], tgid: [16, 4], tid: [20, 4] } } }, constants: {} }).slice(0, 3),
+      ['struct sl_tuple missing', 'struct sl_data_event missing', 'struct sl_close_event missing'],
+    );
+  });
+});
+
+describe('ABI', () => {
+  it('the built addon and the decoder agree on every field', () => {
+    assert.deepEqual(layoutMismatches(loadAddon().layout()), []);
+  });
+});

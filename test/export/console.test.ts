@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { toJson, toTextLine } from '../../src/export/console';
+import { redactQuery } from '../../src/export/redact';
+import type { HttpTransaction } from '../../src/transactions/transaction';
+
+const tx: HttpTransaction = {
+  kind: 'http', role: 'server', protocol: 'HTTP/1.1', pid: 42, process: 'nginx', method: 'GET',
+  target: '/search?q=secret&page=2&flag', host: 'example', userAgent: 'curl/7.88.1', status: 200,
+  startTimeUnixNano: 1_700_000_000_123_456_789n, durationNs: 1_500_000, requestBytes: 0, responseBytes: 512,
+  local: { address: '127.0.0.1', port: 8080 }, peer: { address: '::1', port: 50000 }, truncated: false,
+};
+
+describe('console output', () => {
+  it('JSON carries the documented fields, query values redacted', () => {
+    assert.deepEqual(toJson(tx, true), {
+      kind: 'http', role: 'server', protocol: 'HTTP/1.1', pid: 42, process: 'nginx', method: 'GET',
+      path: '/search', query: 'q=REDACTED&page=REDACTED&flag', host: 'example', status: 200,
+      startTimeUnixNano: '1700000000123456789', durationNs: 1_500_000, requestBytes: 0, responseBytes: 512,
+      localAddress: '127.0.0.1', localPort: 8080, peerAddress: '::1', peerPort: 50000,
+    });
+    assert.equal(toJson(tx, false).query, 'q=secret&page=2&flag');
+    assert.equal(toJson({ ...tx, truncated: true }, true).truncated, true);
+  });
+  it('text is one aligned line', () => {
+    const line = toTextLine(tx, true);
+    assert.equal(
+      line,
+      '22:13:20.123 nginx[42]              server GET     /search?q=REDACTED&page=REDACTED&flag            200    1.50ms in=0         out=512       [::1]:50000',
+    );
+  });
+  it('redacts every value', () => {
+    assert.equal(redactQuery('a=1&b=&c'), 'a=REDACTED&b=REDACTED&c');
+  });
+});

@@ -50,7 +50,10 @@ export function buildCli(): Command {
   const program = new Command('sidelight')
     .description('HTTP observability from the kernel: no sidecar, no code change')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `sidelight: ${s.slice(7)}` : s) });
+    .configureOutput({
+      // Commander's own errors become one line that says where usage is.
+      writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `sidelight: ${s.slice(7).trimEnd()} (see: sidelight run --help)\n` : s),
+    });
 
   program
     .command('run')

@@ -66,6 +66,11 @@ export class RunningAgent {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
+  /** Everything printed on stdout so far. */
+  output(): string {
+    return this.stdout;
+  }
+
   /** Transactions printed so far. */
   transactions(): JsonTransaction[] {
     return this.stdout

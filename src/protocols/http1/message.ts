@@ -122,7 +122,8 @@ const KNOWN_METHODS = [
   'REBIND', 'LINK', 'UNLINK', 'PURGE', 'QUERY', 'MKWORKSPACE', 'UPDATE', 'LABEL',
   'VERSION-CONTROL', 'BASELINE-CONTROL', 'ORDERPATCH', 'MKREDIRECTREF', 'UPDATEREDIRECTREF',
   'SUBSCRIBE', 'UNSUBSCRIBE', 'NOTIFY',
-].map((m) => ascii(m + ' '));
+];
+const METHOD_PATTERNS = KNOWN_METHODS.map((m) => ascii(m + ' '));
 
 const NO = 0;
 const YES = 1;
@@ -137,7 +138,7 @@ function matchPattern(b: Uint8Array, start: number, end: number, p: Uint8Array):
 
 function matchRequestStart(b: Uint8Array, start: number, end: number): number {
   let best = NO;
-  for (const p of KNOWN_METHODS) {
+  for (const p of METHOD_PATTERNS) {
     const r = matchPattern(b, start, end, p);
     if (r === YES) return YES;
     if (r === MAYBE) best = MAYBE;
@@ -228,6 +229,19 @@ function fieldId(b: Uint8Array, s: number, e: number): number {
 /** Byte-preserving decode: header text is octets (RFC 9110 §5.5), not UTF-8. */
 function latin1(b: Uint8Array, s: number, e: number): string {
   return Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1');
+}
+
+/** Method name; the common ones as shared constants (no allocation per request). */
+function methodName(b: Uint8Array, s: number, e: number): string {
+  const n = e - s;
+  for (let i = 0; i < METHOD_PATTERNS.length; i++) {
+    const p = METHOD_PATTERNS[i];
+    if (p.length - 1 !== n) continue;
+    let k = 0;
+    while (k < n && b[s + k] === p[k]) k++;
+    if (k === n) return KNOWN_METHODS[i];
+  }
+  return latin1(b, s, e);
 }
 
 const EMPTY = new Uint8Array(0);
@@ -536,7 +550,7 @@ export class Http1MessageParser {
         base = 0;
         this.lineLen = 0;
       }
-      this.method = latin1(buf, base, base + this.methodEnd);
+      this.method = methodName(buf, base, base + this.methodEnd);
       this.target = latin1(buf, base + this.methodEnd + 1, base + this.targetEnd);
     } else {
       if ((p !== SL_AFTER_CODE && p !== SL_REASON && p !== SL_CR) || this.status < 100) {

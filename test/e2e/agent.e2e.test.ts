@@ -1,0 +1,75 @@
+// The agent as a user runs it: readiness, text output, --pid, --duration,
+// SIGINT, and a clean kernel afterwards.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import http from 'node:http';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { BIN, bpfUnavailable, freePort, httpGet, kernelObjectsAfterExit, startAgent } from '../support/agent';
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const skipReason = bpfUnavailable();
+if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
+
+async function server(): Promise<{ port: number; close: () => void }> {
+  const port = await freePort();
+  const s = http.createServer((_req, res) => res.writeHead(200, { 'content-length': 2 }).end('ok'));
+  await new Promise<void>((r) => s.listen(port, '127.0.0.1', r));
+  return { port, close: () => s.close() };
+}
+
+describe('the agent process', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+  it('answers /healthz and /readyz, prints aligned text lines, and stops on SIGINT', async () => {
+    const srv = await server();
+    const agent = await startAgent(['--output', 'text', '--port', String(srv.port)]);
+    try {
+      assert.deepEqual(await httpGet(agent.adminPort, '/healthz'), { status: 200, body: 'ok\n' });
+      assert.deepEqual(await httpGet(agent.adminPort, '/readyz'), { status: 200, body: 'ready\n' });
+      await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${srv.port}/text/path?token=abc`]);
+      await sleep(500);
+    } finally {
+      agent.child.kill('SIGINT');
+    }
+    const code = await agent.exited;
+    srv.close();
+    assert.equal(code, 0, agent.stderr);
+    const lines = agent.output().trimEnd().split('\n');
+    assert.equal(lines.length, 2, lines.join('\n'));
+    const serverLine = lines.find((l) => / server /.test(l))!;
+    const clientLine = lines.find((l) => / client /.test(l))!;
+    assert.match(serverLine, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} node\\[${process.pid}\\]\\s+server GET\\s+/text/path\\?token=REDACTED\\s+200\\s+[\\d.]+(µs|ms) in=0\\s+out=2\\s+127\\.0\\.0\\.1:\\d+$`));
+    assert.match(clientLine, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} curl\\[\\d+\\]\\s+client GET\\s+/text/path\\?token=REDACTED\\s+200\\s+[\\d.]+(µs|ms) in=0\\s+out=2\\s+127\\.0\\.0\\.1:${srv.port}$`));
+    // Columns line up: the method starts at the same place on both lines.
+    assert.equal(serverLine.indexOf(' GET '), clientLine.indexOf(' GET '));
+    // Logs are JSON lines on stderr, one of them the final tally.
+    const logs = agent.stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; transactions?: number; kernelDrops?: number });
+    const stopped = logs.find((l) => l.msg === 'stopped');
+    assert.equal(stopped?.transactions, 2);
+    assert.equal(stopped?.kernelDrops, 0);
+    assert.deepEqual(await kernelObjectsAfterExit(), { progs: [], links: 0 });
+  });
+
+  it('--pid keeps only the named process; --duration stops by itself', async () => {
+    const srv = await server();
+    const adminPort = await freePort();
+    // This process is the server; curl's side of the same connections is left out.
+    const child = spawn(process.execPath, [BIN, 'run', '--output', 'json', '--pid', String(process.pid), '--port', String(srv.port), '--duration', '3', '--admin-port', String(adminPort), '--admin-host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    for (let i = 0; i < 100; i++) {
+      const ok = await httpGet(adminPort, '/readyz').then((r) => r.status === 200, () => false);
+      if (ok) break;
+      await sleep(50);
+    }
+    for (let i = 0; i < 3; i++) await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${srv.port}/p/${i}`]);
+    const code = await exited;
+    srv.close();
+    assert.equal(code, 0, stderr);
+    const txs = stdout.trim().split('\n').map((l) => JSON.parse(l) as { role: string; pid: number; path: string });
+    assert.deepEqual(txs.map((tx) => [tx.role, tx.pid, tx.path]), [0, 1, 2].map((i) => ['server', process.pid, `/p/${i}`]));
+  });
+});

@@ -14,8 +14,9 @@ gyp_args=()
 # npm's bundled node-gyp (a newer standalone one needs Node 22).
 npm_cli=$(readlink -f "$(command -v npm)")
 gyp="$(dirname "$npm_cli")/../node_modules/node-gyp/bin/node-gyp.js"
-if [ ! -f build/Release/sidelight.node ] || [ -n "$(find native bpf/.output/sidelight.skel.h binding.gyp -newer build/Release/sidelight.node 2>/dev/null | head -1)" ]; then
-  node "$gyp" rebuild "${gyp_args[@]}" --loglevel=error >/dev/null
+addon=native/build/Release/sidelight.node
+if [ ! -f "$addon" ] || [ -n "$(find native/*.c native/*.h native/binding.gyp bpf/.output/sidelight.skel.h -newer "$addon" 2>/dev/null | head -1)" ]; then
+  node "$gyp" rebuild --directory=native "${gyp_args[@]}" --loglevel=error >/dev/null
 fi
 
 npx --no-install tsc -p tsconfig.json

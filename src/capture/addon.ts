@@ -66,7 +66,7 @@ let cached: Addon | undefined;
 
 export function loadAddon(): Addon {
   if (cached) return cached;
-  const file = path.join(packageRoot(), 'build', 'Release', 'sidelight.node');
+  const file = path.join(packageRoot(), 'native', 'build', 'Release', 'sidelight.node');
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     cached = require(file) as Addon;

@@ -16,7 +16,7 @@ export function bpfUnavailable(): string | undefined {
   if (process.platform !== 'linux') return 'not Linux';
   if (process.getuid?.() !== 0) return 'not root';
   if (!existsSync('/sys/kernel/btf/vmlinux')) return 'no kernel BTF';
-  if (!existsSync(path.join(ROOT, 'build', 'Release', 'sidelight.node'))) return 'addon not built (npm run build)';
+  if (!existsSync(path.join(ROOT, 'native', 'build', 'Release', 'sidelight.node'))) return 'addon not built (npm run build)';
   return undefined;
 }
 

@@ -1,9 +1,11 @@
 // Pairs the two directions of one HTTP/1.x connection into transactions.
 //
-// Responses answer requests in the order the requests were sent (RFC 9112
-// §9.3.2), so pairing is a FIFO queue of requests whose head has been
-// parsed. The rules below exist so that losing framing on either side can
-// cost transactions but can never pair a response with the wrong request.
+// Responses answer requests in the order the requests were sent, and each
+// response goes to the oldest request without a final (non-1xx) response
+// (RFC 9112 §9.2, §9.3.2): pairing is a FIFO queue of requests whose head
+// has been parsed. The rules below exist so that losing framing on either
+// side can cost transactions but never pairs a response with the wrong
+// request.
 import {
   Http1MessageParser,
   newHttp1Stats,
@@ -13,16 +15,23 @@ import {
 } from './message';
 
 export interface Http1Transaction {
+  /** From the request line; HTTP/1.x with x >= 1 is reported as HTTP/1.1. */
   protocol: 'HTTP/1.1' | 'HTTP/1.0';
   method: string;
+  /** Raw request-target, decoded byte for byte (latin1). */
   target: string;
   host: string | undefined;
   userAgent: string | undefined;
+  /** Final status (101 included). */
   status: number;
+  /** ts of the push that carried the request's first byte. */
   startNs: bigint;
+  /** ts of the push/skip that carried the response's last byte. */
   endNs: bigint;
+  /** Payload bytes (chunked: sum of chunk sizes), captured or skipped. */
   requestBodyBytes: number;
   responseBodyBytes: number;
+  /** Framing was lost inside this exchange: sizes and endNs are lower bounds. */
   truncated: boolean;
 }
 
@@ -181,9 +190,9 @@ export class Http1Exchange {
   }
 
   /**
-   * Body complete, or (lost) framing lost inside it. A request that lost
-   * its body still gets its response: the server answers it in turn, before
-   * any request hidden by the desync, so FIFO pairing stays right.
+   * The request body is complete, or (lost) framing was lost inside it. A
+   * request that lost its body stays queued: the server answers it in turn,
+   * before any request hidden by the desync, so FIFO pairing stays right.
    */
   private requestEnd(bodyBytes: number, lost: boolean): void {
     const p = this.reqCurrent;

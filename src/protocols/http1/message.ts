@@ -712,7 +712,8 @@ export class Http1MessageParser {
 
   /**
    * Content-Length = 1*DIGIT; a list of identical values (or repeated
-   * identical fields) is one value, anything else is invalid (§6.3 (5)).
+   * identical fields) is one value (RFC 9110 §8.6), anything else is
+   * invalid (§6.3 (5)).
    * Validity only matters if no Transfer-Encoding overrides it.
    */
   private contentLengthList(b: Uint8Array, s: number, e: number): void {
@@ -782,7 +783,7 @@ export class Http1MessageParser {
       } else if (this.contentLength > 0) {
         length = this.contentLength;
       }
-      // §6.3 (6): otherwise a request has no body.
+      // §6.3 (7): otherwise a request has no body.
       this.sink.onRequestHead(
         {
           version: this.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
@@ -802,7 +803,7 @@ export class Http1MessageParser {
     const status = this.status;
     const method = this.sink.requestMethod();
     if (status === 101) {
-      // §9.9 via RFC 9110 §15.2.2: the connection switches protocol after the blank line.
+      // RFC 9110 §7.8, §15.2.2: the protocol switches right after this response's blank line.
       this.finish(ts);
       this.upgrade(ts);
       return end;
@@ -819,7 +820,8 @@ export class Http1MessageParser {
       return end;
     }
     if (this.teSeen) {
-      // §6.3 (3): chunked last, else read until close; §6.1: also for HTTP/1.0.
+      // §6.3 (4): chunked last, else read until close; §6.1: HTTP/1.0 with
+      // Transfer-Encoding is faulty framing, so also until close.
       if (this.teChunked && this.minor !== 0) this.enterChunkSize();
       else this.state = S_UNTIL_CLOSE;
       return pos;

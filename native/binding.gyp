@@ -2,8 +2,8 @@
   "targets": [
     {
       "target_name": "sidelight",
-      "sources": ["native/addon.c", "native/layout.c", "native/loader.c", "native/poller.c"],
-      "include_dirs": ["bpf", "bpf/.output"],
+      "sources": ["addon.c", "layout.c", "loader.c", "poller.c"],
+      "include_dirs": ["../bpf", "../bpf/.output"],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]
     }

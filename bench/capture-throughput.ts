@@ -1,0 +1,49 @@
+// How many events per second the addon delivers into JavaScript: a loopback
+// TCP flood (bench/load/tcp-writer.py) while the capture decodes every batch
+// and counts, without parsing. Prints one JSON line of figures.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Capture } from '../src/capture/capture';
+import type { EventSink } from '../src/capture/events';
+
+const run = promisify(execFile);
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 10);
+  const payload = Number(process.argv[3] ?? 64);
+  const port = 39000 + Math.floor(Math.random() * 1000);
+  let bytes = 0;
+  const sink: EventSink = { onData: (e) => (bytes += e.payload.length), onClose: () => {} };
+  const capture = new Capture();
+  capture.start({ captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 8 << 20, maxConnections: 65536, pids: [], ports: [port] }, sink);
+  await new Promise((r) => setTimeout(r, 300));
+  const before = capture.stats();
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const script = path.join(__dirname, '..', '..', 'bench', 'load', 'tcp-writer.py');
+  const { stdout } = await run('python3', [script, String(port), String(seconds), String(payload)]);
+  await new Promise((r) => setTimeout(r, 200));
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const after = capture.stats();
+  await capture.stop();
+  const events = after.events - before.events;
+  console.log(
+    JSON.stringify({
+      seconds: Number(elapsed.toFixed(2)),
+      writes: Number(stdout.trim()),
+      eventsPerSec: Math.round(events / elapsed),
+      batchesPerSec: Math.round((after.batches - before.batches) / elapsed),
+      payloadMBPerSec: Number((bytes / elapsed / 1e6).toFixed(1)),
+      kernelDrops: after.kernel.ringbufDrops - before.kernel.ringbufDrops,
+      pollerWaits: after.waits - before.waits,
+      agentCpuPercent: Math.round(((cpu.user + cpu.system) / 1e6 / elapsed) * 100),
+    }),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

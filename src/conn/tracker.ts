@@ -4,7 +4,6 @@
 import { commOf, endpointsOf } from '../capture/decoder';
 import type { CloseEvent, DataEvent, Endpoint, EventSink } from '../capture/events';
 import { DIR_EGRESS, DIR_INGRESS, ROLE_CLIENT, ROLE_SERVER } from '../capture/layout';
-import type { ProcessNames } from '../enrich/process';
 import {
   Http1Exchange,
   looksLikeHttp1Request,
@@ -15,7 +14,6 @@ import {
 } from '../protocols/http1';
 import type { WallClock } from '../transactions/clock';
 import type { HttpTransaction, Role } from '../transactions/transaction';
-import type { ListeningPorts } from './listeners';
 
 const CLASS_HTTP2 = 2;
 
@@ -48,6 +46,16 @@ interface Connection {
   lastSeen: number;
 }
 
+/** Tells whether a local port is listening (see ListeningPorts). */
+export interface ListenerLookup {
+  has(port: number): boolean;
+}
+
+/** Names a process (see ProcessNames). */
+export interface ProcessLookup {
+  nameOf(pid: number, fallback: () => string): string;
+}
+
 export interface TrackerOptions {
   maxConnections: number;
   idleTimeoutMs: number;
@@ -64,8 +72,8 @@ export class ConnectionTracker implements EventSink {
   constructor(
     private readonly emit: (tx: HttpTransaction) => void,
     private readonly clock: WallClock,
-    private readonly listeners: ListeningPorts,
-    private readonly processes: ProcessNames,
+    private readonly listeners: ListenerLookup,
+    private readonly processes: ProcessLookup,
     private readonly opts: TrackerOptions,
   ) {}
 

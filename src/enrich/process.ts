@@ -1,6 +1,9 @@
-// Process names by pid: the main thread's name from /proc (a worker thread
-// may carry another), or the kernel's thread name when the process is gone.
-import { readFileSync } from 'node:fs';
+// Process names by pid: the executable's file name, which thread names
+// cannot change (Node 24 names its main thread "MainThread", JVM threads
+// carry pool names); then the main thread's name; then the kernel's thread
+// name when the process is already gone.
+import { readFileSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
 
 export class ProcessNames {
   private readonly names = new Map<number, { name: string; seen: number }>();
@@ -16,9 +19,13 @@ export class ProcessNames {
     }
     let name: string;
     try {
-      name = readFileSync(`${this.procRoot}/${pid}/comm`, 'latin1').trimEnd();
+      name = path.basename(readlinkSync(`${this.procRoot}/${pid}/exe`)).replace(/ \(deleted\)$/, '');
     } catch {
-      name = fallback();
+      try {
+        name = readFileSync(`${this.procRoot}/${pid}/comm`, 'latin1').trimEnd();
+      } catch {
+        name = fallback();
+      }
     }
     this.names.set(pid, { name, seen: now });
     return name;

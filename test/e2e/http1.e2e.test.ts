@@ -2,7 +2,7 @@
 // loopback — Node http, curl, python3 http.server, nginx — with exact counts.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -265,7 +265,7 @@ describe('HTTP/1.x end to end with real eBPF', { skip: skipReason ? `needs BPF: 
     const txs = await settled(ports.python, 4);
     const server = txs.filter(serverSide(ports.python));
     const client = txs.filter(clientSide(ports.python));
-    const pyName = readFileSync(`/proc/${pythonServer.pid}/comm`, 'latin1').trim();
+    const pyName = path.basename(readlinkSync(`/proc/${pythonServer.pid}/exe`));
     assert.deepEqual(server.map((tx) => [tx.process, tx.pid, tx.path, tx.status, tx.responseBytes]), [
       [pyName, pythonServer.pid, '/file.txt', 200, 18],
       [pyName, pythonServer.pid, '/nope', 404, server[1]?.responseBytes],

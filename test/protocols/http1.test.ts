@@ -908,3 +908,200 @@ test('shared stats object, pendingRequests, and no calls after close', () => {
   assert.deepStrictEqual(shared, stats({ requests: 3, responses: 1, transactions: 1, unansweredRequests: 2 }));
   assert.equal(new Http1Exchange(() => undefined).stats === shared, false);
 });
+
+// ---------------------------------------------------------------------------
+// Generated conversations. Each response's status code identifies its
+// request (target /id/<i>), so a mis-pairing is visible in any transaction.
+
+const STATUS_OF = [200, 201, 202, 203, 400, 401, 403, 404, 500, 503];
+
+interface ExchangeSpec {
+  reqKind: 'none' | 'length' | 'chunked';
+  reqBody: number;
+  respChunked: boolean;
+  respBody: number;
+  /** Where each message is cut into separate syscalls (fractions of its length). */
+  reqCuts: number[];
+  respCuts: number[];
+}
+
+const exchangeSpec: fc.Arbitrary<ExchangeSpec> = fc.record({
+  reqKind: fc.constantFrom<ExchangeSpec['reqKind']>('none', 'length', 'chunked'),
+  reqBody: fc.integer({ min: 0, max: 40 }),
+  respChunked: fc.boolean(),
+  respBody: fc.integer({ min: 0, max: 60 }),
+  reqCuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 2 }),
+  respCuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 2 }),
+});
+
+function body(n: number): string {
+  return 'abcdefghijklmnopqrstuvwxyz'.repeat(3).slice(0, n);
+}
+
+function chunked(n: number): string {
+  // Two chunks when possible, sizes in hex, then the last chunk.
+  const first = Math.floor(n / 2);
+  let out = '';
+  if (first > 0) out += `${first.toString(16)}\r\n${body(first)}\r\n`;
+  if (n - first > 0) out += `${(n - first).toString(16)};x=y\r\n${body(n - first)}\r\n`;
+  return out + '0\r\n\r\n';
+}
+
+function requestText(i: number, e: ExchangeSpec): string {
+  const head = `${e.reqKind === 'none' ? 'GET' : 'POST'} /id/${i} HTTP/1.1\r\nHost: gen.test\r\n`;
+  if (e.reqKind === 'none') return head + '\r\n';
+  if (e.reqKind === 'length') return `${head}Content-Length: ${e.reqBody}\r\n\r\n${body(e.reqBody)}`;
+  return `${head}Transfer-Encoding: chunked\r\n\r\n${chunked(e.reqBody)}`;
+}
+
+function responseText(i: number, e: ExchangeSpec): string {
+  const head = `HTTP/1.1 ${STATUS_OF[i]} Generated\r\n`;
+  if (e.respChunked) return `${head}Transfer-Encoding: chunked\r\n\r\n${chunked(e.respBody)}`;
+  return `${head}Content-Length: ${e.respBody}\r\n\r\n${body(e.respBody)}`;
+}
+
+function cut(text: string, cuts: readonly number[]): string[] {
+  const at = [...new Set(cuts.map((c) => Math.floor(c * text.length)))].filter((k) => k > 0 && k < text.length);
+  at.sort((a, b) => a - b);
+  const parts: string[] = [];
+  let prev = 0;
+  for (const k of [...at, text.length]) {
+    parts.push(text.slice(prev, k));
+    prev = k;
+  }
+  return parts;
+}
+
+interface Message {
+  dir: Dir;
+  parts: string[];
+}
+
+/** Requests in batches of `batch` (1: no pipelining), each batch followed by its responses. */
+function messages(specs: readonly ExchangeSpec[], batch: number): Message[] {
+  const out: Message[] = [];
+  for (let b = 0; b < specs.length; b += batch) {
+    const ids = specs.slice(b, b + batch).map((_, k) => b + k);
+    for (const i of ids) out.push({ dir: 'req', parts: cut(requestText(i, specs[i]), specs[i].reqCuts) });
+    for (const i of ids) out.push({ dir: 'resp', parts: cut(responseText(i, specs[i]), specs[i].respCuts) });
+  }
+  return out;
+}
+
+type Damage = 'keep' | 'skip' | 'tail' | 'garbage';
+const damage: fc.Arbitrary<Damage> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant<Damage>('keep') },
+  { weight: 1, arbitrary: fc.constantFrom<Damage>('skip', 'tail', 'garbage') },
+);
+
+/**
+ * Flattens messages into steps with increasing ts. Damage per syscall:
+ * uncaptured entirely (skip), captured only in part (tail skipped), or
+ * preceded by a few bytes that are not HTTP at all (garbage).
+ */
+function damaged(msgs: readonly Message[], hits: readonly Damage[], dirs: readonly Dir[]): Step[] {
+  const steps: Step[] = [];
+  let ts = 1;
+  let n = 0;
+  for (const m of msgs) {
+    for (const p of m.parts) {
+      const d = dirs.includes(m.dir) && hits.length > 0 ? hits[n++ % hits.length] : 'keep';
+      const push = m.dir === 'req' ? req : resp;
+      const skip = m.dir === 'req' ? skipReq : skipResp;
+      if (d === 'garbage') steps.push(push(ts++, [0x00, 0x7b, 0x0d]));
+      if (d === 'skip') {
+        steps.push(skip(ts++, p.length));
+      } else if (d === 'tail' && p.length > 1) {
+        const k = Math.ceil(p.length / 2);
+        steps.push(push(ts, p.slice(0, k)), skip(ts, p.length - k));
+        ts++;
+      } else {
+        steps.push(push(ts++, p));
+      }
+    }
+  }
+  steps.push(close(ts));
+  return steps;
+}
+
+function idOf(target: string): number {
+  return Number(target.slice('/id/'.length));
+}
+
+test('generated conversations without damage: every exchange exact', () => {
+  fc.assert(
+    fc.property(
+      fc.array(exchangeSpec, { minLength: 1, maxLength: STATUS_OF.length }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.array(fc.integer({ min: 1, max: 32 }), { minLength: 1, maxLength: 8 }),
+      (specs, batch, sizes) => {
+        const steps = damaged(messages(specs, batch), [], []);
+        // Expected timing: first step of each request, last step of each response.
+        const firstReqTs: bigint[] = [];
+        const lastRespTs: bigint[] = [];
+        let reqSeen = 0;
+        let respSeen = 0;
+        let ts = 0n;
+        for (const m of messages(specs, batch)) {
+          const start = ts + 1n;
+          ts += BigInt(m.parts.length);
+          if (m.dir === 'req') firstReqTs[reqSeen++] = start;
+          else lastRespTs[respSeen++] = ts;
+        }
+        const out = play(steps, cyclic(sizes));
+        assert.deepStrictEqual(
+          out.txs,
+          specs.map((e, i) => ({
+            protocol: 'HTTP/1.1', method: e.reqKind === 'none' ? 'GET' : 'POST', target: `/id/${i}`,
+            host: 'gen.test', userAgent: undefined, status: STATUS_OF[i], startNs: firstReqTs[i], endNs: lastRespTs[i],
+            requestBodyBytes: e.reqKind === 'none' ? 0 : e.reqBody, responseBodyBytes: e.respBody, truncated: false,
+          })),
+        );
+        const n = specs.length;
+        assert.deepStrictEqual(out.stats, stats({ requests: n, responses: n, transactions: n }));
+      },
+    ),
+    { seed: 7, numRuns: 300 },
+  );
+});
+
+function assertNeverMispaired(out: Outcome): void {
+  for (const tx of out.txs) {
+    assert.equal(tx.status, STATUS_OF[idOf(tx.target)], `response paired with the wrong request: ${tx.target}`);
+    assert.ok(tx.startNs <= tx.endNs);
+  }
+  const s = out.stats;
+  assert.equal(s.transactions, out.txs.length);
+  assert.ok(s.transactions <= s.requests && s.transactions <= s.responses);
+  // Every parsed request ends up exactly once: emitted, dropped, or unanswered at close.
+  assert.ok(s.requests >= s.transactions + s.unansweredRequests);
+}
+
+test('damaged conversations, one request at a time: damage on either side never mis-pairs', () => {
+  fc.assert(
+    fc.property(
+      fc.array(exchangeSpec, { minLength: 1, maxLength: STATUS_OF.length }),
+      fc.array(damage, { minLength: 1, maxLength: 16 }),
+      fc.array(fc.integer({ min: 1, max: 32 }), { minLength: 1, maxLength: 8 }),
+      (specs, hits, sizes) => {
+        assertNeverMispaired(play(damaged(messages(specs, 1), hits, ['req', 'resp']), cyclic(sizes)));
+      },
+    ),
+    { seed: 11, numRuns: 500 },
+  );
+});
+
+test('damaged responses to pipelined requests never mis-pair', () => {
+  fc.assert(
+    fc.property(
+      fc.array(exchangeSpec, { minLength: 2, maxLength: STATUS_OF.length }),
+      fc.integer({ min: 2, max: 5 }),
+      fc.array(damage, { minLength: 1, maxLength: 16 }),
+      fc.array(fc.integer({ min: 1, max: 32 }), { minLength: 1, maxLength: 8 }),
+      (specs, batch, hits, sizes) => {
+        assertNeverMispaired(play(damaged(messages(specs, batch), hits, ['resp']), cyclic(sizes)));
+      },
+    ),
+    { seed: 13, numRuns: 500 },
+  );
+});

@@ -1,0 +1,126 @@
+// The tracker between decoder and parser: roles, stream positions, skips for
+// uncaptured or dropped bytes, closes — fed with batches in the addon's format.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BatchDecoder } from '../../src/capture/decoder';
+import { ConnectionTracker } from '../../src/conn/tracker';
+import { WallClock } from '../../src/transactions/clock';
+import type { HttpTransaction } from '../../src/transactions/transaction';
+import { closeRecord, dataRecord, type DataSpec } from '../support/batch';
+
+const IN = 1 as const;
+const OUT = 0 as const;
+
+function setup(listening: number[] = []) {
+  const txs: HttpTransaction[] = [];
+  const tracker = new ConnectionTracker(
+    (tx) => txs.push(tx),
+    new WallClock(() => 1_000_000_000_000n),
+    { has: (port) => listening.includes(port) },
+    { nameOf: (pid, fallback) => `${fallback()}#${pid}` },
+    { maxConnections: 4, idleTimeoutMs: 60_000 },
+  );
+  const dec = new BatchDecoder(tracker);
+  const feed = (...specs: (DataSpec | { close: bigint; connId: number })[]) => {
+    const recs = specs.map((s) => ('close' in s ? closeRecord(s.close, s.connId) : dataRecord(s)));
+    dec.decode(Buffer.concat(recs), recs.length);
+  };
+  return { txs, tracker, feed };
+}
+
+const REQ = Buffer.from('GET /a HTTP/1.1\r\nHost: h\r\n\r\n');
+const HEAD = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 30000\r\n\r\n');
+
+describe('connection tracker', () => {
+  it('steps over uncaptured body bytes by count and ends the exchange on the last write', () => {
+    const { txs, tracker, feed } = setup();
+    feed(
+      { ts: 10n, connId: 1, streamPos: 0, syscallBytes: REQ.length, payload: REQ, direction: IN, role: 2, comm: 'srv', tgid: 7 },
+      { ts: 20n, connId: 1, streamPos: 0, syscallBytes: HEAD.length, payload: HEAD, direction: OUT, role: 2, tgid: 7 },
+      // 16384-byte write, 4096 captured in two chunks
+      { ts: 30n, connId: 1, streamPos: HEAD.length, syscallBytes: 16384, captured: 4096, payload: Buffer.alloc(2048, 0x61), direction: OUT, role: 2, tgid: 7 },
+      { ts: 30n, connId: 1, streamPos: HEAD.length, syscallBytes: 16384, captured: 4096, chunkOffset: 2048, payload: Buffer.alloc(2048, 0x61), direction: OUT, role: 2, tgid: 7 },
+      { ts: 40n, connId: 1, streamPos: HEAD.length + 16384, syscallBytes: 13616, captured: 4096, payload: Buffer.alloc(4096, 0x62), direction: OUT, role: 2, tgid: 7 },
+    );
+    assert.equal(txs.length, 1);
+    assert.deepEqual(
+      { ...txs[0], local: undefined, peer: undefined },
+      {
+        kind: 'http', role: 'server', protocol: 'HTTP/1.1', pid: 7, process: 'srv#7', method: 'GET', target: '/a', host: 'h',
+        userAgent: undefined, status: 200, startTimeUnixNano: 1_000_000_000_010n, durationNs: 30, requestBytes: 0,
+        responseBytes: 30000, local: undefined, peer: undefined, truncated: false,
+      },
+    );
+    assert.equal(tracker.stats.bytesSkipped, 16384 - 4096 + 13616 - 4096);
+  });
+
+  it('a dropped event inside a known-length body is a counted gap, not a lost exchange', () => {
+    const { txs, tracker, feed } = setup();
+    feed(
+      { ts: 1n, connId: 5, streamPos: 0, syscallBytes: REQ.length, payload: REQ, direction: OUT, role: 1, comm: 'curl' },
+      { ts: 2n, connId: 5, streamPos: 0, syscallBytes: HEAD.length, payload: HEAD, direction: IN, role: 1 },
+      // the event for bytes HEAD.length .. +10000 never arrived
+      { ts: 4n, connId: 5, streamPos: HEAD.length + 10000, syscallBytes: 20000, captured: 4096, payload: Buffer.alloc(4096), direction: IN, role: 1 },
+    );
+    assert.deepEqual(txs.map((tx) => [tx.role, tx.status, tx.responseBytes, tx.durationNs, tx.truncated]), [['client', 200, 30000, 3, false]]);
+    assert.equal(tracker.stats.bytesSkipped, 10000 + 20000 - 4096);
+  });
+
+  it('a connection opened before the agent gets its role from the listening port or the request direction', () => {
+    const { txs, feed } = setup([8080]);
+    feed(
+      // local port 8080 listens: server
+      { ts: 1n, connId: 1, streamPos: 0, syscallBytes: REQ.length, payload: REQ, direction: IN, role: 0 },
+      // client side of another connection: it sends the request
+      { ts: 1n, connId: 2, streamPos: 0, syscallBytes: REQ.length, payload: REQ, direction: OUT, role: 0, local: [[127, 0, 0, 1], 50000], peer: [[127, 0, 0, 1], 9090] },
+      { ts: 2n, connId: 2, streamPos: 0, syscallBytes: 38, payload: Buffer.from('HTTP/1.1 204 No Content\r\nA: b\r\n\r\n'.padEnd(38, ' ').slice(0, 38)), direction: IN, role: 0, local: [[127, 0, 0, 1], 50000], peer: [[127, 0, 0, 1], 9090] },
+      { ts: 3n, connId: 1, streamPos: 0, syscallBytes: 19, payload: Buffer.from('HTTP/1.1 204 OK\r\n\r\n'), direction: OUT, role: 0 },
+    );
+    assert.deepEqual(txs.map((tx) => [tx.role, tx.status, tx.local.port]), [['client', 204, 50000], ['server', 204, 8080]]);
+  });
+
+  it('bytes before the role is known are counted and skipped; a later request starts cleanly', () => {
+    const { txs, tracker, feed } = setup();
+    const local: [number[], number] = [[127, 0, 0, 1], 40001];
+    feed(
+      { ts: 1n, connId: 3, streamPos: 0, syscallBytes: 500, payload: Buffer.alloc(500, 0x7a), direction: IN, role: 0, local },
+      { ts: 2n, connId: 3, streamPos: 0, syscallBytes: REQ.length, payload: REQ, direction: OUT, role: 0, local },
+      { ts: 3n, connId: 3, streamPos: 500, syscallBytes: 38, payload: Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), direction: IN, role: 0, local },
+    );
+    assert.equal(tracker.stats.bytesBeforeRole, 500);
+    assert.deepEqual(txs.map((tx) => [tx.role, tx.target, tx.status]), [['client', '/a', 200]]);
+  });
+
+  it('a close ends a read-until-close response; a second close is ignored', () => {
+    const { txs, tracker, feed } = setup();
+    const req10 = Buffer.from('GET /old HTTP/1.0\r\n\r\n');
+    const res10 = Buffer.from('HTTP/1.0 200 OK\r\n\r\nhello');
+    feed(
+      { ts: 1n, connId: 9, streamPos: 0, syscallBytes: req10.length, payload: req10, direction: IN },
+      { ts: 2n, connId: 9, streamPos: 0, syscallBytes: res10.length, payload: res10, direction: OUT },
+      { close: 3n, connId: 9 },
+      { close: 4n, connId: 9 },
+    );
+    assert.deepEqual(txs.map((tx) => [tx.protocol, tx.target, tx.responseBytes, tx.durationNs]), [['HTTP/1.0', '/old', 5, 1]]);
+    assert.equal(tracker.stats.connectionsClosed, 1);
+    assert.equal(tracker.size, 0);
+  });
+
+  it('HTTP/2 connections are counted as unsupported, never parsed as HTTP/1', () => {
+    const { txs, tracker, feed } = setup();
+    const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    feed({ ts: 1n, connId: 4, streamPos: 0, syscallBytes: preface.length, payload: preface, direction: IN, klass: 2 });
+    assert.equal(txs.length, 0);
+    assert.equal(tracker.stats.bytesUnsupported, preface.length);
+    assert.equal(tracker.stats.http1.parseErrors, 0);
+  });
+
+  it('keeps at most maxConnections, evicting the least recently seen', () => {
+    const { tracker, feed } = setup();
+    for (let id = 1; id <= 6; id++) feed({ ts: BigInt(id), connId: id, streamPos: 0, syscallBytes: REQ.length, payload: REQ, direction: IN });
+    tracker.sweep(Date.now());
+    assert.equal(tracker.size, 4);
+    assert.equal(tracker.stats.connectionsEvicted, 2);
+    assert.equal(tracker.stats.http1.unansweredRequests, 2);
+  });
+});

@@ -717,7 +717,7 @@ export class Http1MessageParser {
    * Validity only matters if no Transfer-Encoding overrides it.
    */
   private contentLengthList(b: Uint8Array, s: number, e: number): void {
-    let any = false;
+    let sawValue = false;
     let i = s;
     while (i <= e) {
       let j = i;
@@ -741,11 +741,11 @@ export class Http1MessageParser {
           return;
         }
         this.contentLength = v;
-        any = true;
+        sawValue = true;
       }
       i = j + 1;
     }
-    if (!any) this.contentLengthInvalid = true;
+    if (!sawValue) this.contentLengthInvalid = true;
   }
 
   /** Records whether chunked is the final transfer coding (§6.3 (4)); list may span fields. */

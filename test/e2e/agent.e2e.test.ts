@@ -71,5 +71,6 @@ describe('the agent process', { skip: skipReason ? `needs BPF: ${skipReason}` : 
     assert.equal(code, 0, stderr);
     const txs = stdout.trim().split('\n').map((l) => JSON.parse(l) as { role: string; pid: number; path: string });
     assert.deepEqual(txs.map((tx) => [tx.role, tx.pid, tx.path]), [0, 1, 2].map((i) => ['server', process.pid, `/p/${i}`]));
+    assert.deepEqual(await kernelObjectsAfterExit(), { progs: [], links: 0 });
   });
 });

@@ -78,7 +78,7 @@ const serverSide = (port: number) => (tx: JsonTransaction) => tx.role === 'serve
 const clientSide = (port: number) => (tx: JsonTransaction) => tx.role === 'client' && tx.peerPort === port;
 
 describe('HTTP/1.x end to end with real eBPF', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
-  const ports = { node: 0, pre: 0, python: 0, nginx: 0 };
+  const ports = { node: 0, pre: 0, python: 0, nginx: 0, dual: 0 };
   const servers: http.Server[] = [];
   const children: ChildProcess[] = [];
   let agent: RunningAgent;
@@ -104,6 +104,11 @@ describe('HTTP/1.x end to end with real eBPF', { skip: skipReason ? `needs BPF: 
     const node = nodeServer();
     await listen(node, ports.node);
     servers.push(node);
+
+    // Dual-stack: IPv6 peers, and IPv4 peers seen through v4-mapped addresses.
+    const dual = nodeServer();
+    await new Promise<void>((resolve) => dual.listen(ports.dual, '::', resolve));
+    servers.push(dual);
 
     // A keep-alive connection that exists before the agent starts.
     const pre = nodeServer();
@@ -257,6 +262,21 @@ describe('HTTP/1.x end to end with real eBPF', { skip: skipReason ? `needs BPF: 
     const expectedPaths = [1, 2, 3, 4, 5].map((i) => `/pre/${i}`);
     assert.deepEqual(txs.filter(serverSide(ports.pre)).map((tx) => [tx.path, tx.responseBytes]), expectedPaths.map((p, i) => [p, 101 + i]));
     assert.deepEqual(txs.filter(clientSide(ports.pre)).map((tx) => [tx.path, tx.responseBytes]), expectedPaths.map((p, i) => [p, 101 + i]));
+  });
+
+  it('IPv6 and v4-mapped addresses', async () => {
+    await run('curl', ['-s', '-g', '-o', '/dev/null', `http://[::1]:${ports.dual}/six/1`]);
+    await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${ports.dual}/four/2`]);
+    const txs = await settled(ports.dual, 4);
+    const row = (tx: JsonTransaction) => [tx.role, tx.path, tx.localAddress, tx.peerAddress, tx.responseBytes];
+    assert.deepEqual(txs.filter(serverSide(ports.dual)).map(row), [
+      ['server', '/six/1', '::1', '::1', 101],
+      ['server', '/four/2', '127.0.0.1', '127.0.0.1', 102],
+    ]);
+    assert.deepEqual(txs.filter(clientSide(ports.dual)).map(row), [
+      ['client', '/six/1', '::1', '::1', 101],
+      ['client', '/four/2', '127.0.0.1', '127.0.0.1', 102],
+    ]);
   });
 
   it('python3 http.server: a file and a 404', async () => {

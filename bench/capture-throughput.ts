@@ -1,6 +1,7 @@
-// How many events per second the addon delivers into JavaScript: a loopback
-// TCP flood (bench/load/tcp-writer.py) while the capture decodes every batch
-// and counts, without parsing. Prints one JSON line of figures.
+// How many events per second the addon delivers into JavaScript: loopback
+// TCP floods (bench/load/tcp-writer.py, one per writer) while the capture
+// decodes every batch and counts, without parsing. Prints one JSON line.
+// Usage: node dist/bench/capture-throughput.js [seconds] [payload bytes] [writers]
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -12,17 +13,19 @@ const run = promisify(execFile);
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 10);
   const payload = Number(process.argv[3] ?? 64);
-  const port = 39000 + Math.floor(Math.random() * 1000);
+  const writers = Number(process.argv[4] ?? 1);
+  const base = 39000 + Math.floor(Math.random() * 1000);
+  const ports = Array.from({ length: writers }, (_, i) => base + i);
   let bytes = 0;
   const sink: EventSink = { onData: (e) => (bytes += e.payload.length), onClose: () => {} };
   const capture = new Capture();
-  capture.start({ captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 8 << 20, maxConnections: 65536, pids: [], ports: [port] }, sink);
+  capture.start({ captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 8 << 20, maxConnections: 65536, pids: [], ports }, sink);
   await new Promise((r) => setTimeout(r, 300));
   const before = capture.stats();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const script = path.join(__dirname, '..', '..', 'bench', 'load', 'tcp-writer.py');
-  const { stdout } = await run('python3', [script, String(port), String(seconds), String(payload)]);
+  const outs = await Promise.all(ports.map((port) => run('python3', [script, String(port), String(seconds), String(payload)])));
   await new Promise((r) => setTimeout(r, 200));
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
@@ -32,7 +35,9 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       seconds: Number(elapsed.toFixed(2)),
-      writes: Number(stdout.trim()),
+      writers,
+      payloadBytes: payload,
+      writes: outs.reduce((n, o) => n + Number(o.stdout.trim()), 0),
       eventsPerSec: Math.round(events / elapsed),
       batchesPerSec: Math.round((after.batches - before.batches) / elapsed),
       payloadMBPerSec: Number((bytes / elapsed / 1e6).toFixed(1)),

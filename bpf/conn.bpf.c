@@ -55,7 +55,7 @@ int sl_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	/* Non-blocking connects return -EINPROGRESS and still become clients. */
 	if (ctx->ret != 0 && ctx->ret != -SL_EINPROGRESS)
 		return 0;
-	return sl_on_new_conn(PT_REGS_PARM1_CORE_SYSCALL(sl_user_regs()), SL_ROLE_CLIENT);
+	return sl_on_new_conn(SL_SYSCALL_ARG1(sl_user_regs()), SL_ROLE_CLIENT);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")

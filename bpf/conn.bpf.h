@@ -39,21 +39,39 @@ static __always_inline struct pt_regs *sl_user_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
+/* Direct loads through the BTF-typed pt_regs (cheaper than a probe read). */
+#if defined(__TARGET_ARCH_x86)
+#define SL_SYSCALL_ARG1(r) ((r)->di)
+#define SL_SYSCALL_ARG2(r) ((r)->si)
+#define SL_SYSCALL_ARG3(r) ((r)->dx)
+#elif defined(__TARGET_ARCH_arm64)
+/* x0 holds the return value by exit; the first argument survives in orig_x0. */
+#define SL_SYSCALL_ARG1(r) ((r)->orig_x0)
+#define SL_SYSCALL_ARG2(r) ((r)->regs[1])
+#define SL_SYSCALL_ARG3(r) ((r)->regs[2])
+#else
+#define SL_SYSCALL_ARG1(r) PT_REGS_PARM1_CORE_SYSCALL(r)
+#define SL_SYSCALL_ARG2(r) PT_REGS_PARM2_CORE_SYSCALL(r)
+#define SL_SYSCALL_ARG3(r) PT_REGS_PARM3_CORE_SYSCALL(r)
+#endif
+
 /* fd -> TCP struct sock, or NULL for anything else (files, pipes, UDP,
  * unix sockets). Works for sockets opened before the agent started. */
 static __always_inline struct sock *sl_sock_from_fd(__u32 fd)
 {
+	/* task->files->fdt are loaded directly through BTF (no helper call):
+	 * this runs on every read/write of every process, socket or not. */
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct fdtable *fdt = task->files->fdt;
 	struct file **fds;
 	struct file *f = NULL;
 	struct socket *so;
 	struct sock *sk;
 	__u16 family;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return NULL;
 	if ((BPF_CORE_READ(f, f_inode, i_mode) & SL_S_IFMT) != SL_S_IFSOCK)

@@ -171,7 +171,7 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 	if (ret <= 0 || !sl_pid_wanted(tgid))
 		return 0;
 	regs = sl_user_regs();
-	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	fd = SL_SYSCALL_ARG1(regs);
 	sk = sl_sock_from_fd(fd);
 	if (!sk)
 		return 0;
@@ -206,7 +206,7 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 
 	want = (__u64)ret < sl_syscall_cap ? (__u64)ret : sl_syscall_cap;
 	if (kind == SL_BUF_PLAIN) {
-		plain = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		plain = SL_SYSCALL_ARG2(regs);
 		if (!sl_judge(c, plain))
 			return 0;
 		s->ev.captured = want;
@@ -214,12 +214,12 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 		return 0;
 	}
 	if (kind == SL_BUF_IOVEC) {
-		iov = (struct iovec *)PT_REGS_PARM2_CORE_SYSCALL(regs);
-		iovcnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		iov = (struct iovec *)SL_SYSCALL_ARG2(regs);
+		iovcnt = SL_SYSCALL_ARG3(regs);
 	} else if (kind == SL_BUF_MSG) {
 		struct user_msghdr msg;
 
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)PT_REGS_PARM2_CORE_SYSCALL(regs)))
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)SL_SYSCALL_ARG2(regs)))
 			want = 0;
 		iov = msg.msg_iov;
 		iovcnt = msg.msg_iovlen;

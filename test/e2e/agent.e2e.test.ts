@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { BIN, bpfUnavailable, freePort, httpGet, kernelObjectsAfterExit, startAgent } from '../support/agent';
@@ -72,5 +73,35 @@ describe('the agent process', { skip: skipReason ? `needs BPF: ${skipReason}` : 
     const txs = stdout.trim().split('\n').map((l) => JSON.parse(l) as { role: string; pid: number; path: string });
     assert.deepEqual(txs.map((tx) => [tx.role, tx.pid, tx.path]), [0, 1, 2].map((i) => ['server', process.pid, `/p/${i}`]));
     assert.deepEqual(await kernelObjectsAfterExit(), { progs: [], links: 0 });
+  });
+
+  it('a connection that is not HTTP stops being shipped after four payloads', async () => {
+    const port = await freePort();
+    const echo = net.createServer((sock) => sock.on('data', (d: Buffer) => sock.write(d)));
+    await new Promise<void>((r) => echo.listen(port, '127.0.0.1', r));
+    const agent = await startAgent(['--port', String(port)]);
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    const msg = Buffer.alloc(100, 0xab);
+    for (let i = 0; i < 10; i++) {
+      const back = new Promise((r) => sock.once('data', r));
+      sock.write(msg);
+      await back;
+    }
+    await sleep(300);
+    const stats = JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as {
+      capture: { kernel: { connectionsOther: number; ringbufDrops: number } };
+      tracker: { connectionsOpened: number; http1: { transactions: number; parseErrors: number; discardedBytes: number } };
+    };
+    sock.destroy();
+    echo.close();
+    const { code, transactions } = await agent.stop();
+    assert.equal(code, 0, agent.stderr);
+    assert.equal(transactions.length, 0);
+    assert.equal(stats.capture.kernel.connectionsOther, 2);
+    assert.equal(stats.capture.kernel.ringbufDrops, 0);
+    assert.equal(stats.tracker.connectionsOpened, 2);
+    // Three payloads per socket were shipped before the verdict, then nothing.
+    assert.deepEqual([stats.tracker.http1.transactions, stats.tracker.http1.discardedBytes], [0, 600]);
   });
 });

@@ -14,6 +14,7 @@
 #define SL_S_IFMT 00170000
 #define SL_S_IFSOCK 0140000
 #define SL_EINPROGRESS 115
+#define SL_MSG_PEEK 2
 
 static __always_inline void sl_stat_add(__u32 idx, __u64 n)
 {
@@ -44,15 +45,18 @@ static __always_inline struct pt_regs *sl_user_regs(void)
 #define SL_SYSCALL_ARG1(r) ((r)->di)
 #define SL_SYSCALL_ARG2(r) ((r)->si)
 #define SL_SYSCALL_ARG3(r) ((r)->dx)
+#define SL_SYSCALL_ARG4(r) ((r)->r10)
 #elif defined(__TARGET_ARCH_arm64)
 /* x0 holds the return value by exit; the first argument survives in orig_x0. */
 #define SL_SYSCALL_ARG1(r) ((r)->orig_x0)
 #define SL_SYSCALL_ARG2(r) ((r)->regs[1])
 #define SL_SYSCALL_ARG3(r) ((r)->regs[2])
+#define SL_SYSCALL_ARG4(r) ((r)->regs[3])
 #else
 #define SL_SYSCALL_ARG1(r) PT_REGS_PARM1_CORE_SYSCALL(r)
 #define SL_SYSCALL_ARG2(r) PT_REGS_PARM2_CORE_SYSCALL(r)
 #define SL_SYSCALL_ARG3(r) PT_REGS_PARM3_CORE_SYSCALL(r)
+#define SL_SYSCALL_ARG4(r) PT_REGS_PARM4_CORE_SYSCALL(r)
 #endif
 
 /* fd -> TCP struct sock, or NULL for anything else (files, pipes, UDP,

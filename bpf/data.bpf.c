@@ -171,6 +171,10 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 	if (ret <= 0 || !sl_pid_wanted(tgid))
 		return 0;
 	regs = sl_user_regs();
+	/* Peeked bytes are read again later: counting them would shift the stream. */
+	if ((sys == SL_SYS_RECVFROM && (SL_SYSCALL_ARG4(regs) & SL_MSG_PEEK)) ||
+	    (sys == SL_SYS_RECVMSG && (SL_SYSCALL_ARG3(regs) & SL_MSG_PEEK)))
+		return 0;
 	fd = SL_SYSCALL_ARG1(regs);
 	sk = sl_sock_from_fd(fd);
 	if (!sk)

@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { BIN, bpfUnavailable, freePort, httpGet, kernelObjectsAfterExit, startAgent } from '../support/agent';
+import { BIN, ROOT, bpfUnavailable, freePort, httpGet, kernelObjectsAfterExit, startAgent } from '../support/agent';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -103,5 +104,23 @@ describe('the agent process', { skip: skipReason ? `needs BPF: ${skipReason}` : 
     assert.equal(stats.tracker.connectionsOpened, 2);
     // Three payloads per socket were shipped before the verdict, then nothing.
     assert.deepEqual([stats.tracker.http1.transactions, stats.tracker.http1.discardedBytes], [0, 600]);
+  });
+
+  it('bytes only peeked at (MSG_PEEK) are not counted twice', async () => {
+    const port = await freePort();
+    const py = spawn('python3', [path.join(ROOT, 'test', 'fixtures', 'peek-server.py'), String(port), '3'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((r) => py.stdout.once('data', r));
+    const agent = await startAgent(['--port', String(port)]);
+    for (let i = 0; i < 3; i++) await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}/peek/${i}`]);
+    await new Promise((r) => py.once('exit', r));
+    await sleep(300);
+    const stats = JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as { tracker: { http1: { parseErrors: number } } };
+    const { code, transactions } = await agent.stop();
+    assert.equal(code, 0, agent.stderr);
+    assert.equal(stats.tracker.http1.parseErrors, 0);
+    const rows = (role: string) => transactions.filter((tx) => tx.role === role).map((tx) => [tx.path, tx.status, tx.responseBytes]);
+    const want = [0, 1, 2].map((i) => [`/peek/${i}`, 200, 6]);
+    assert.deepEqual(rows('server'), want);
+    assert.deepEqual(rows('client'), want);
   });
 });

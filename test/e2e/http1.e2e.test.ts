@@ -83,6 +83,7 @@ describe('HTTP/1.x end to end with real eBPF', { skip: skipReason ? `needs BPF: 
   const children: ChildProcess[] = [];
   let agent: RunningAgent;
   let preAgent: http.Agent;
+  let preConnections = 0;
   let tmp: string;
   let nginxMaster: ChildProcess;
   let pythonServer: ChildProcess;
@@ -110,8 +111,11 @@ describe('HTTP/1.x end to end with real eBPF', { skip: skipReason ? `needs BPF: 
     await new Promise<void>((resolve) => dual.listen(ports.dual, '::', resolve));
     servers.push(dual);
 
-    // A keep-alive connection that exists before the agent starts.
+    // A keep-alive connection that exists before the agent starts (kept
+    // open well past the agent's start-up).
     const pre = nodeServer();
+    pre.keepAliveTimeout = 120_000;
+    pre.on('connection', () => preConnections++);
     await listen(pre, ports.pre);
     servers.push(pre);
     preAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -258,6 +262,7 @@ describe('HTTP/1.x end to end with real eBPF', { skip: skipReason ? `needs BPF: 
 
   it('a keep-alive connection opened before the agent started', async () => {
     for (let i = 1; i <= 5; i++) assert.equal((await get(ports.pre, `/pre/${i}`, preAgent)).status, 200);
+    assert.equal(preConnections, 1, 'all six requests used the connection opened before the agent');
     const txs = await settled(ports.pre, 10);
     const expectedPaths = [1, 2, 3, 4, 5].map((i) => `/pre/${i}`);
     assert.deepEqual(txs.filter(serverSide(ports.pre)).map((tx) => [tx.path, tx.responseBytes]), expectedPaths.map((p, i) => [p, 101 + i]));

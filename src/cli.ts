@@ -87,6 +87,14 @@ export function buildCli(): Command {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      // `sidelight run | head`: the reader left, so stop cleanly.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') throw err;
+        if (!stop.signal.aborted) {
+          log.info('stdout closed by its reader; stopping');
+          stop.abort();
+        }
+      });
       try {
         await runAgent(config, log, stop.signal);
       } catch (err) {

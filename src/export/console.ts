@@ -91,6 +91,7 @@ export class ConsoleExporter {
   constructor(private readonly opts: ConsoleOptions, private readonly out: NodeJS.WritableStream = process.stdout) {}
 
   export(tx: HttpTransaction): void {
+    if (!this.out.writable) return; // the reader went away (EPIPE): the agent is stopping
     const line = this.opts.format === 'json' ? JSON.stringify(toJson(tx, this.opts.redactQuery)) : toTextLine(tx, this.opts.redactQuery);
     this.out.write(`${line}\n`);
   }

@@ -123,4 +123,26 @@ describe('the agent process', { skip: skipReason ? `needs BPF: ${skipReason}` : 
     assert.deepEqual(rows('server'), want);
     assert.deepEqual(rows('client'), want);
   });
+
+  it('stops cleanly when the reader of stdout goes away (sidelight run | head -n 1)', async () => {
+    const srv = await server();
+    const adminPort = await freePort();
+    const child = spawn('bash', ['-c', `"${process.execPath}" "${BIN}" run --output json --port ${srv.port} --admin-port ${adminPort} --admin-host 127.0.0.1 | head -n 1; exit \${PIPESTATUS[0]}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    for (let i = 0; i < 100; i++) {
+      if (await httpGet(adminPort, '/readyz').then((r) => r.status === 200, () => false)) break;
+      await sleep(50);
+    }
+    for (let i = 0; i < 3; i++) await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${srv.port}/h/${i}`]);
+    const code = await exited;
+    srv.close();
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout.trim().split('\n').length, 1);
+    assert.match(stderr, /stdout closed by its reader; stopping/);
+    assert.deepEqual(await kernelObjectsAfterExit(), { progs: [], links: 0 });
+  });
 });

@@ -25,8 +25,10 @@ export interface TrackerStats {
   bytesBeforeRole: number;
   /** Bytes of protocols this build does not parse yet (HTTP/2). */
   bytesUnsupported: number;
-  /** Bytes the kernel moved but did not capture (beyond the capture cap, or lost). */
-  bytesSkipped: number;
+  /** Bytes past the per-syscall capture cap: stepped over by count, by design. */
+  bytesUncaptured: number;
+  /** Bytes whose events never arrived (ring buffer full, unreadable buffer): stepped over by count. */
+  bytesLost: number;
   /** Captured bytes that repeated bytes already placed in the stream. */
   bytesOverlapped: number;
   http1: Http1Stats;
@@ -64,7 +66,7 @@ export interface TrackerOptions {
 export class ConnectionTracker implements EventSink {
   readonly stats: TrackerStats = {
     connectionsOpened: 0, connectionsClosed: 0, connectionsEvicted: 0, bytesBeforeRole: 0,
-    bytesUnsupported: 0, bytesSkipped: 0, bytesOverlapped: 0, http1: newHttp1Stats(),
+    bytesUnsupported: 0, bytesUncaptured: 0, bytesLost: 0, bytesOverlapped: 0, http1: newHttp1Stats(),
   };
   private readonly conns = new Map<number, Connection>();
   private now = Date.now();
@@ -114,6 +116,7 @@ export class ConnectionTracker implements EventSink {
     let payload = ev.payload;
     let at = start;
     if (at > c.next[dir]) {
+      this.stats.bytesLost += at - c.next[dir];
       this.skip(ex, isRequest, at - c.next[dir], ts);
     } else if (at < c.next[dir]) {
       const dup = Math.min(c.next[dir] - at, len);
@@ -128,6 +131,7 @@ export class ConnectionTracker implements EventSink {
     c.next[dir] = Math.max(c.next[dir], at + payload.length);
     // The syscall's bytes past what was captured: stepped over by count.
     if (lastOfSyscall && syscallEnd > c.next[dir]) {
+      this.stats.bytesUncaptured += syscallEnd - c.next[dir];
       this.skip(ex, isRequest, syscallEnd - c.next[dir], ts);
       c.next[dir] = syscallEnd;
     }
@@ -197,7 +201,6 @@ export class ConnectionTracker implements EventSink {
   }
 
   private skip(ex: Http1Exchange, isRequest: boolean, n: number, ts: bigint): void {
-    this.stats.bytesSkipped += n;
     if (isRequest) ex.skipRequest(n, ts);
     else ex.skipResponse(n, ts);
   }

@@ -199,6 +199,23 @@ describe('HTTP/1.x end to end with real eBPF', { skip: skipReason ? `needs BPF: 
     assert.equal(new Set(client.map((tx) => tx.localPort)).size, 1);
   });
 
+  it('20 concurrent keep-alive connections, 1000 requests: none missing, none duplicated, none mis-paired', async () => {
+    const pool = new http.Agent({ keepAlive: true, maxSockets: 20 });
+    const all = Array.from({ length: 1000 }, (_, i) => i);
+    const results = await Promise.all(all.map((i) => get(ports.node, `/conc/${i}`, pool)));
+    pool.destroy();
+    assert.ok(results.every((r, i) => r.body.length === 100 + i));
+    const txs = (await settled(ports.node, 2000)).filter((tx) => tx.path.startsWith('/conc/'));
+    for (const side of [serverSide(ports.node), clientSide(ports.node)]) {
+      const list = txs.filter(side);
+      assert.equal(list.length, 1000);
+      const byPath = new Map(list.map((tx) => [tx.path, tx]));
+      assert.equal(byPath.size, 1000, 'no path twice');
+      for (const i of all) assert.equal(byPath.get(`/conc/${i}`)?.responseBytes, 100 + i, `/conc/${i}`);
+      assert.ok(new Set(list.map((tx) => tx.localPort === ports.node ? tx.peerPort : tx.localPort)).size <= 20);
+    }
+  });
+
   it('50 curl requests, one connection each', async () => {
     for (let i = 0; i < 50; i++) await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${ports.node}/one/${i}`]);
     const txs = (await settled(ports.node, 100)).filter((tx) => tx.path.startsWith('/one/'));

@@ -18,6 +18,7 @@ static __always_inline void sl_emit_close(struct sl_conn *c, __u32 fd, __u8 sys)
 	e = bpf_ringbuf_reserve(&sl_events, sizeof(*e), 0);
 	if (!e) {
 		sl_stat_add(SL_STAT_RINGBUF_DROPS, 1);
+		sl_stat_add(SL_STAT_RINGBUF_CLOSE_DROPS, 1);
 		return;
 	}
 	e->hdr.type = SL_EV_CLOSE;

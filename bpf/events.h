@@ -64,6 +64,7 @@ enum sl_stat {
 	SL_STAT_IOV_TRUNCATED = 3,     /* iovec syscalls with more than SL_MAX_IOV entries */
 	SL_STAT_TCP_SENDMSG_BYTES = 4, /* egress bytes of shipped connections seen by tcp_sendmsg_locked */
 	SL_STAT_READ_FAULTS = 5,       /* payload copies that failed (bytes then count as uncaptured) */
+	SL_STAT_RINGBUF_CLOSE_DROPS = 6, /* of SL_STAT_RINGBUF_DROPS, close events */
 	SL_STAT_MAX = 8,
 };
 

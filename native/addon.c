@@ -261,6 +261,7 @@ static napi_value stats(napi_env env, napi_callback_info info)
 	set_num(env, kernel, "iovTruncated", k[SL_STAT_IOV_TRUNCATED]);
 	set_num(env, kernel, "tcpSendmsgBytes", k[SL_STAT_TCP_SENDMSG_BYTES]);
 	set_num(env, kernel, "readFaults", k[SL_STAT_READ_FAULTS]);
+	set_num(env, kernel, "ringbufCloseDrops", k[SL_STAT_RINGBUF_CLOSE_DROPS]);
 	CHECK(env, napi_set_named_property(env, obj, "kernel", kernel));
 	return obj;
 }

@@ -28,6 +28,7 @@ export interface KernelStats {
   iovTruncated: number;
   tcpSendmsgBytes: number;
   readFaults: number;
+  ringbufCloseDrops: number;
 }
 
 export interface AddonStats {

@@ -1,0 +1,50 @@
+// When JavaScript falls behind, the poll thread waits, the kernel ring
+// fills and every lost event is counted: delivered + dropped = produced.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import { Capture } from '../../src/capture/capture';
+import { freePort, needBpf, ROOT } from '../support/agent';
+
+const N = 100_000;
+
+describe('capture back-pressure', () => {
+  it('a slow consumer loses events only as counted kernel drops', async (t) => {
+    if (!needBpf(t)) return;
+    const port = await freePort();
+    const writer = spawn('python3', [path.join(ROOT, 'test', 'fixtures', 'n-writer.py'), String(port), String(N), '64'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: writer.stdout! })[Symbol.asyncIterator]();
+    const ready = (await lines.next()).value as string;
+    const pid = Number(ready.split(' ')[1]);
+
+    let data = 0;
+    let closes = 0;
+    const capture = new Capture();
+    capture.start(
+      { captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 64 * 1024, maxConnections: 1024, pids: [pid], ports: [] },
+      {
+        onData: () => {
+          data++;
+          // 20 µs per event: far slower than the writer.
+          const until = process.hrtime.bigint() + 20_000n;
+          while (process.hrtime.bigint() < until);
+        },
+        onClose: () => closes++,
+      },
+    );
+    writer.stdin!.write('go\n');
+    assert.equal((await lines.next()).value, 'done');
+    await new Promise((r) => writer.once('exit', r));
+    await new Promise((r) => setTimeout(r, 500));
+    await capture.stop();
+    const s = capture.stats();
+    const dataDrops = s.kernel.ringbufDrops - s.kernel.ringbufCloseDrops;
+    t.diagnostic(`delivered ${data}, dropped ${dataDrops}, poll thread waits ${s.waits}`);
+    assert.ok(s.kernel.ringbufDrops > 0, 'the ring overflowed');
+    assert.ok(s.waits > 0, 'the poll thread waited for JavaScript');
+    assert.equal(data + dataDrops, N, `delivered ${data} + dropped ${dataDrops}`);
+    assert.equal(s.events, data + closes);
+  });
+});

@@ -13,6 +13,7 @@ import {
   type Http1Transaction,
 } from '../protocols/http1';
 import type { WallClock } from '../transactions/clock';
+import { linkKey, TraceLinker, type LinkState, type RequestContext } from '../transactions/linker';
 import type { HttpTransaction, Role } from '../transactions/transaction';
 
 const CLASS_HTTP2 = 2;
@@ -44,7 +45,9 @@ interface Connection {
   process: string;
   /** Next expected stream position, by direction. */
   next: [number, number];
-  exchange: Http1Exchange | undefined;
+  exchange: Http1Exchange<RequestContext> | undefined;
+  /** Trace linking state, made with the exchange (the role is known by then). */
+  link: LinkState | undefined;
   lastSeen: number;
 }
 
@@ -70,6 +73,10 @@ export class ConnectionTracker implements EventSink {
   };
   private readonly conns = new Map<number, Connection>();
   private now = Date.now();
+  /** Thread of the event being parsed: the parser's callbacks run inside its push. */
+  private tid = 0;
+  /** Latest kernel timestamp seen. */
+  private lastTs = 0n;
 
   constructor(
     private readonly emit: (tx: HttpTransaction) => void,
@@ -77,6 +84,7 @@ export class ConnectionTracker implements EventSink {
     private readonly listeners: ListenerLookup,
     private readonly processes: ProcessLookup,
     private readonly opts: TrackerOptions,
+    readonly linker: TraceLinker = new TraceLinker(),
   ) {}
 
   get size(): number {
@@ -112,6 +120,8 @@ export class ConnectionTracker implements EventSink {
     const ex = (c.exchange ??= this.newExchange(c));
     const isRequest = (c.role === 'server') === (dir === DIR_INGRESS);
     const ts = ev.tsNs;
+    this.tid = ev.tid;
+    if (ts > this.lastTs) this.lastTs = ts;
 
     let payload = ev.payload;
     let at = start;
@@ -138,11 +148,13 @@ export class ConnectionTracker implements EventSink {
   }
 
   onClose(ev: CloseEvent): void {
+    if (ev.tsNs > this.lastTs) this.lastTs = ev.tsNs;
     const c = this.conns.get(ev.connId);
     if (!c) return; // already closed (close() then TCP_CLOSE)
     this.conns.delete(ev.connId);
     this.stats.connectionsClosed++;
     c.exchange?.close(ev.tsNs);
+    if (c.link) this.linker.connectionClosed(c.link, ev.tsNs);
   }
 
   /**
@@ -156,6 +168,7 @@ export class ConnectionTracker implements EventSink {
     for (const [id, c] of this.conns) {
       if (c.lastSeen < cutoff) this.evict(id, c);
     }
+    this.linker.sweep(this.lastTs, BigInt(this.opts.idleTimeoutMs) * 1_000_000n);
     const excess = this.conns.size - this.opts.maxConnections;
     if (excess > 0) {
       const oldest = [...this.conns.values()].sort((a, b) => a.lastSeen - b.lastSeen).slice(0, excess);
@@ -166,7 +179,8 @@ export class ConnectionTracker implements EventSink {
   private evict(id: number, c: Connection): void {
     this.conns.delete(id);
     this.stats.connectionsEvicted++;
-    this.stats.http1.unansweredRequests += c.exchange?.pendingRequests ?? 0;
+    c.exchange?.abandon();
+    if (c.link) this.linker.connectionClosed(c.link, this.lastTs);
   }
 
   private open(ev: DataEvent): Connection {
@@ -181,6 +195,7 @@ export class ConnectionTracker implements EventSink {
       process: this.processes.nameOf(ev.tgid, () => commOf(ev)),
       next: [0, 0],
       exchange: undefined,
+      link: undefined,
       lastSeen: this.now,
     };
     this.conns.set(ev.connId, c);
@@ -200,16 +215,28 @@ export class ConnectionTracker implements EventSink {
     return undefined;
   }
 
-  private skip(ex: Http1Exchange, isRequest: boolean, n: number, ts: bigint): void {
+  private skip(ex: Http1Exchange<RequestContext>, isRequest: boolean, n: number, ts: bigint): void {
     if (isRequest) ex.skipRequest(n, ts);
     else ex.skipResponse(n, ts);
   }
 
-  private newExchange(c: Connection): Http1Exchange {
-    return new Http1Exchange((tx) => this.emit(this.toTransaction(c, tx)), this.stats.http1);
+  private newExchange(c: Connection): Http1Exchange<RequestContext> {
+    const server = c.role === 'server';
+    const link: LinkState = { key: server ? linkKey(c.peer, c.local) : linkKey(c.local, c.peer), unresolved: [] };
+    c.link = link;
+    return new Http1Exchange<RequestContext>(
+      (tx) => this.emit(this.toTransaction(c, tx)),
+      this.stats.http1,
+      server
+        ? (head, startNs) => this.linker.serverRequest(link, this.tid, head, startNs)
+        : (head, startNs) => this.linker.clientRequest(link, this.tid, head, startNs),
+      (ctx) => ctx && this.linker.finished(ctx),
+    );
   }
 
-  private toTransaction(c: Connection, tx: Http1Transaction): HttpTransaction {
+  private toTransaction(c: Connection, tx: Http1Transaction<RequestContext>): HttpTransaction {
+    const ctx = tx.ctx as RequestContext;
+    this.linker.finished(ctx);
     return {
       kind: 'http',
       role: c.role ?? 'server',
@@ -228,6 +255,12 @@ export class ConnectionTracker implements EventSink {
       local: c.local,
       peer: c.peer,
       truncated: tx.truncated,
+      traceId: ctx.traceId,
+      spanId: ctx.spanId,
+      parentSpanId: ctx.parentSpanId,
+      traceState: ctx.traceState,
+      sampled: ctx.sampled,
+      route: undefined,
     };
   }
 }

@@ -29,6 +29,12 @@ export interface JsonTransaction {
   peerAddress: string;
   peerPort: number;
   truncated?: true;
+  /** http.route; absent when the path matched an ignore pattern. */
+  route?: string;
+  traceId: string;
+  spanId: string;
+  /** '' for a root span. */
+  parentSpanId: string;
 }
 
 export function toJson(tx: HttpTransaction, redact: boolean): JsonTransaction {
@@ -50,10 +56,17 @@ export function toJson(tx: HttpTransaction, redact: boolean): JsonTransaction {
     localPort: tx.local.port,
     peerAddress: tx.peer.address,
     peerPort: tx.peer.port,
+    traceId: '',
+    spanId: '',
+    parentSpanId: '',
   };
   if (query !== undefined) out.query = redact ? redactQuery(query) : query;
   if (tx.host !== undefined) out.host = tx.host;
   if (tx.truncated) out.truncated = true;
+  if (tx.route !== undefined) out.route = tx.route;
+  out.traceId = tx.traceId;
+  out.spanId = tx.spanId;
+  out.parentSpanId = tx.parentSpanId;
   return out;
 }
 

@@ -26,4 +26,13 @@ export interface HttpTransaction {
   peer: Endpoint;
   /** Framing was lost inside this exchange: sizes and end time are a lower bound. */
   truncated: boolean;
+  /** Span context: lowercase hex; parentSpanId is '' for a root span. */
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  traceState: string;
+  /** The sampler's decision: only sampled spans are exported as traces. */
+  sampled: boolean;
+  /** http.route, set by the route stage (undefined: not derived yet, or ignored). */
+  route: string | undefined;
 }

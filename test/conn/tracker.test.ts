@@ -43,12 +43,15 @@ describe('connection tracker', () => {
       { ts: 40n, connId: 1, streamPos: HEAD.length + 16384, syscallBytes: 13616, captured: 4096, payload: Buffer.alloc(4096, 0x62), direction: OUT, role: 2, tgid: 7 },
     );
     assert.equal(txs.length, 1);
+    assert.match(txs[0].traceId, /^[0-9a-f]{32}$/);
+    assert.match(txs[0].spanId, /^[0-9a-f]{16}$/);
     assert.deepEqual(
-      { ...txs[0], local: undefined, peer: undefined },
+      { ...txs[0], local: undefined, peer: undefined, traceId: 'T', spanId: 'S' },
       {
         kind: 'http', role: 'server', protocol: 'HTTP/1.1', pid: 7, process: 'srv#7', method: 'GET', target: '/a', host: 'h',
         userAgent: undefined, status: 200, startTimeUnixNano: 1_000_000_000_010n, durationNs: 30, requestBytes: 0,
         responseBytes: 30000, local: undefined, peer: undefined, truncated: false,
+        traceId: 'T', spanId: 'S', parentSpanId: '', traceState: '', sampled: true, route: undefined,
       },
     );
     assert.deepEqual([tracker.stats.bytesUncaptured, tracker.stats.bytesLost], [16384 - 4096 + 13616 - 4096, 0]);

@@ -9,6 +9,8 @@ const tx: HttpTransaction = {
   target: '/search?q=secret&page=2&flag', host: 'example', userAgent: 'curl/7.88.1', status: 200,
   startTimeUnixNano: 1_700_000_000_123_456_789n, durationNs: 1_500_000, requestBytes: 0, responseBytes: 512,
   local: { address: '127.0.0.1', port: 8080 }, peer: { address: '::1', port: 50000 }, truncated: false,
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', parentSpanId: '', traceState: '', sampled: true,
+  route: '/search',
 };
 
 describe('console output', () => {
@@ -18,7 +20,9 @@ describe('console output', () => {
       path: '/search', query: 'q=REDACTED&page=REDACTED&flag', host: 'example', status: 200,
       startTimeUnixNano: '1700000000123456789', durationNs: 1_500_000, requestBytes: 0, responseBytes: 512,
       localAddress: '127.0.0.1', localPort: 8080, peerAddress: '::1', peerPort: 50000,
+      route: '/search', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', parentSpanId: '',
     });
+    assert.equal('route' in toJson({ ...tx, route: undefined }, true), false);
     assert.equal(toJson(tx, false).query, 'q=secret&page=2&flag');
     assert.equal(toJson({ ...tx, truncated: true }, true).truncated, true);
   });

@@ -170,11 +170,11 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/a/b?x=1', host: 'example.com', userAgent: 'curl/8.5.0',
-        status: 200, startNs: 1n, endNs: 2n, requestBodyBytes: 0, responseBodyBytes: 5, truncated: false,
+        status: 200, startNs: 1n, endNs: 2n, requestBodyBytes: 0, responseBodyBytes: 5, truncated: false, ctx: undefined,
       },
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/second', host: 'example.com', userAgent: undefined,
-        status: 200, startNs: 3n, endNs: 5n, requestBodyBytes: 0, responseBodyBytes: 12, truncated: false,
+        status: 200, startNs: 3n, endNs: 5n, requestBodyBytes: 0, responseBodyBytes: 12, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({ requests: 2, responses: 2, transactions: 2 }),
@@ -219,7 +219,7 @@ scenario(
     txs: PIPE.map((c) => ({
       protocol: 'HTTP/1.1', method: c.method, target: c.target, host: 'pipe.test', userAgent: undefined,
       status: c.status, startNs: 1n, endNs: 2n, requestBodyBytes: c.reqBody.length,
-      responseBodyBytes: c.respBody.length, truncated: false,
+      responseBodyBytes: c.respBody.length, truncated: false, ctx: undefined,
     })),
     stats: stats({ requests: 10, responses: 10, transactions: 10 }),
   },
@@ -241,19 +241,19 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/p/0', host: 'pipe.test', userAgent: undefined,
-        status: 200, startNs: 1n, endNs: 2n, requestBodyBytes: 0, responseBodyBytes: 1, truncated: false,
+        status: 200, startNs: 1n, endNs: 2n, requestBodyBytes: 0, responseBodyBytes: 1, truncated: false, ctx: undefined,
       },
       {
         protocol: 'HTTP/1.1', method: 'HEAD', target: '/p/4', host: 'pipe.test', userAgent: undefined,
-        status: 200, startNs: 1n, endNs: 4n, requestBodyBytes: 0, responseBodyBytes: 0, truncated: false,
+        status: 200, startNs: 1n, endNs: 4n, requestBodyBytes: 0, responseBodyBytes: 0, truncated: false, ctx: undefined,
       },
       {
         protocol: 'HTTP/1.1', method: 'POST', target: '/p/6', host: 'pipe.test', userAgent: undefined,
-        status: 201, startNs: 3n, endNs: 5n, requestBodyBytes: 3, responseBodyBytes: 10, truncated: false,
+        status: 201, startNs: 3n, endNs: 5n, requestBodyBytes: 3, responseBodyBytes: 10, truncated: false, ctx: undefined,
       },
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/p/9', host: 'pipe.test', userAgent: undefined,
-        status: 200, startNs: 6n, endNs: 7n, requestBodyBytes: 0, responseBodyBytes: 10, truncated: false,
+        status: 200, startNs: 6n, endNs: 7n, requestBodyBytes: 0, responseBodyBytes: 10, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({ requests: 4, responses: 4, transactions: 4 }),
@@ -283,11 +283,11 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'POST', target: '/submit', host: 'api.test', userAgent: undefined,
-        status: 201, startNs: 1n, endNs: 2n, requestBodyBytes: 11, responseBodyBytes: 0, truncated: false,
+        status: 201, startNs: 1n, endNs: 2n, requestBodyBytes: 11, responseBodyBytes: 0, truncated: false, ctx: undefined,
       },
       {
         protocol: 'HTTP/1.1', method: 'POST', target: '/chunked', host: 'api.test', userAgent: undefined,
-        status: 200, startNs: 3n, endNs: 6n, requestBodyBytes: 31, responseBodyBytes: 2, truncated: false,
+        status: 200, startNs: 3n, endNs: 6n, requestBodyBytes: 31, responseBodyBytes: 2, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({ requests: 2, responses: 2, transactions: 2 }),
@@ -304,7 +304,7 @@ function get(target: string, extra = ''): string {
 function simple(method: string, target: string, status: number, startNs: number, endNs: number, respBody: number): Http1Transaction {
   return {
     protocol: 'HTTP/1.1', method, target, host: 'r.test', userAgent: undefined, status,
-    startNs: BigInt(startNs), endNs: BigInt(endNs), requestBodyBytes: 0, responseBodyBytes: respBody, truncated: false,
+    startNs: BigInt(startNs), endNs: BigInt(endNs), requestBodyBytes: 0, responseBodyBytes: respBody, truncated: false, ctx: undefined,
   };
 }
 
@@ -362,11 +362,11 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'PUT', target: '/upload', host: 'files.test', userAgent: 'uploader/2',
-        status: 201, startNs: 1n, endNs: 4n, requestBodyBytes: 10, responseBodyBytes: 7, truncated: false,
+        status: 201, startNs: 1n, endNs: 4n, requestBodyBytes: 10, responseBodyBytes: 7, truncated: false, ctx: undefined,
       },
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/page', host: 'files.test', userAgent: undefined,
-        status: 200, startNs: 5n, endNs: 7n, requestBodyBytes: 0, responseBodyBytes: 4, truncated: false,
+        status: 200, startNs: 5n, endNs: 7n, requestBodyBytes: 0, responseBodyBytes: 4, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({ requests: 2, responses: 2, transactions: 2 }),
@@ -388,7 +388,7 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.0', method: 'GET', target: '/index.html', host: undefined, userAgent: 'legacy/1.0',
-        status: 200, startNs: 1n, endNs: 3n, requestBodyBytes: 0, responseBodyBytes: 13, truncated: false,
+        status: 200, startNs: 1n, endNs: 3n, requestBodyBytes: 0, responseBodyBytes: 13, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({ requests: 1, responses: 1, transactions: 1 }),
@@ -406,7 +406,7 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/bye', host: 'h.test', userAgent: undefined,
-        status: 200, startNs: 1n, endNs: 2n, requestBodyBytes: 0, responseBodyBytes: 3, truncated: false,
+        status: 200, startNs: 1n, endNs: 2n, requestBodyBytes: 0, responseBodyBytes: 3, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({ requests: 1, responses: 1, transactions: 1 }),
@@ -426,7 +426,7 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/stream', host: 'h.test', userAgent: undefined,
-        status: 200, startNs: 1n, endNs: 3n, requestBodyBytes: 0, responseBodyBytes: 5100, truncated: false,
+        status: 200, startNs: 1n, endNs: 3n, requestBodyBytes: 0, responseBodyBytes: 5100, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({ requests: 1, responses: 1, transactions: 1 }),
@@ -459,11 +459,11 @@ scenario('7. 1 MiB body captured 4 KiB of every 16 KiB write, then the next exch
   txs: [
     {
       protocol: 'HTTP/1.1', method: 'GET', target: '/big', host: 'big.test', userAgent: undefined,
-      status: 200, startNs: 1n, endNs: 163n, requestBodyBytes: 0, responseBodyBytes: 1048576, truncated: false,
+      status: 200, startNs: 1n, endNs: 163n, requestBodyBytes: 0, responseBodyBytes: 1048576, truncated: false, ctx: undefined,
     },
     {
       protocol: 'HTTP/1.1', method: 'POST', target: '/upload', host: 'big.test', userAgent: undefined,
-      status: 200, startNs: 200n, endNs: 201n, requestBodyBytes: 65536, responseBodyBytes: 2, truncated: false,
+      status: 200, startNs: 200n, endNs: 201n, requestBodyBytes: 65536, responseBodyBytes: 2, truncated: false, ctx: undefined,
     },
   ],
   stats: stats({ requests: 2, responses: 2, transactions: 2 }),
@@ -487,11 +487,11 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/stream', host: 's.test', userAgent: undefined,
-        status: 200, startNs: 1n, endNs: 4n, requestBodyBytes: 0, responseBodyBytes: 16, truncated: true,
+        status: 200, startNs: 1n, endNs: 4n, requestBodyBytes: 0, responseBodyBytes: 16, truncated: true, ctx: undefined,
       },
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/next', host: 's.test', userAgent: undefined,
-        status: 200, startNs: 5n, endNs: 6n, requestBodyBytes: 0, responseBodyBytes: 3, truncated: false,
+        status: 200, startNs: 5n, endNs: 6n, requestBodyBytes: 0, responseBodyBytes: 3, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({ requests: 2, responses: 2, transactions: 2, parseErrors: 1, discardedBytes: 125 }),
@@ -513,11 +513,11 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'POST', target: '/up', host: 'u.test', userAgent: undefined,
-        status: 200, startNs: 1n, endNs: 4n, requestBodyBytes: 5, responseBodyBytes: 0, truncated: true,
+        status: 200, startNs: 1n, endNs: 4n, requestBodyBytes: 5, responseBodyBytes: 0, truncated: true, ctx: undefined,
       },
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/next', host: 'u.test', userAgent: undefined,
-        status: 404, startNs: 5n, endNs: 6n, requestBodyBytes: 0, responseBodyBytes: 0, truncated: false,
+        status: 404, startNs: 5n, endNs: 6n, requestBodyBytes: 0, responseBodyBytes: 0, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({ requests: 2, responses: 2, transactions: 2, parseErrors: 1, discardedBytes: 62 }),
@@ -539,11 +539,11 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/a', host: 'p.test', userAgent: undefined,
-        status: 200, startNs: 1n, endNs: 3n, requestBodyBytes: 0, responseBodyBytes: 100, truncated: false,
+        status: 200, startNs: 1n, endNs: 3n, requestBodyBytes: 0, responseBodyBytes: 100, truncated: false, ctx: undefined,
       },
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/c', host: 'p.test', userAgent: undefined,
-        status: 200, startNs: 5n, endNs: 6n, requestBodyBytes: 0, responseBodyBytes: 1, truncated: false,
+        status: 200, startNs: 5n, endNs: 6n, requestBodyBytes: 0, responseBodyBytes: 1, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({
@@ -602,7 +602,7 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/a', host: 'f.test', userAgent: undefined,
-        status: 200, startNs: 1n, endNs: 3n, requestBodyBytes: 0, responseBodyBytes: 3, truncated: true,
+        status: 200, startNs: 1n, endNs: 3n, requestBodyBytes: 0, responseBodyBytes: 3, truncated: true, ctx: undefined,
       },
     ],
     stats: stats({
@@ -623,7 +623,7 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/o', host: 'o.test', userAgent: undefined,
-        status: 200, startNs: 1n, endNs: 2n, requestBodyBytes: 0, responseBodyBytes: 0, truncated: true,
+        status: 200, startNs: 1n, endNs: 2n, requestBodyBytes: 0, responseBodyBytes: 0, truncated: true, ctx: undefined,
       },
     ],
     stats: stats({ requests: 1, responses: 1, transactions: 1, parseErrors: 1, discardedBytes: 19 }),
@@ -641,7 +641,7 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/cut', host: 'c.test', userAgent: undefined,
-        status: 200, startNs: 1n, endNs: 2n, requestBodyBytes: 0, responseBodyBytes: 20, truncated: true,
+        status: 200, startNs: 1n, endNs: 2n, requestBodyBytes: 0, responseBodyBytes: 20, truncated: true, ctx: undefined,
       },
     ],
     stats: stats({ requests: 1, responses: 1, transactions: 1 }),
@@ -653,7 +653,7 @@ function simpleHost(
 ): Http1Transaction {
   return {
     protocol: 'HTTP/1.1', method, target, host, userAgent: undefined, status,
-    startNs: BigInt(startNs), endNs: BigInt(endNs), requestBodyBytes: 0, responseBodyBytes: respBody, truncated: false,
+    startNs: BigInt(startNs), endNs: BigInt(endNs), requestBodyBytes: 0, responseBodyBytes: respBody, truncated: false, ctx: undefined,
   };
 }
 
@@ -736,7 +736,7 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'POST', target: '/dup', host: 'h', userAgent: undefined,
-        status: 200, startNs: 5n, endNs: 6n, requestBodyBytes: 5, responseBodyBytes: 0, truncated: false,
+        status: 200, startNs: 5n, endNs: 6n, requestBodyBytes: 5, responseBodyBytes: 0, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({
@@ -783,7 +783,7 @@ scenario(
       {
         protocol: 'HTTP/1.1', method: 'CONNECT', target: 'example.com:443', host: 'example.com:443',
         userAgent: 'curl/8.5.0', status: 200, startNs: 1n, endNs: 2n, requestBodyBytes: 0,
-        responseBodyBytes: 0, truncated: false,
+        responseBodyBytes: 0, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({ requests: 1, responses: 1, transactions: 1 }),
@@ -808,11 +808,11 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/missing', host: 'example.org', userAgent: 'test/1.0',
-        status: 404, startNs: 1n, endNs: 2n, requestBodyBytes: 0, responseBodyBytes: 9, truncated: false,
+        status: 404, startNs: 1n, endNs: 2n, requestBodyBytes: 0, responseBodyBytes: 9, truncated: false, ctx: undefined,
       },
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/again', host: 'example.org', userAgent: 'first folded',
-        status: 404, startNs: 3n, endNs: 4n, requestBodyBytes: 0, responseBodyBytes: 4, truncated: false,
+        status: 404, startNs: 3n, endNs: 4n, requestBodyBytes: 0, responseBodyBytes: 4, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({ requests: 2, responses: 2, transactions: 2 }),
@@ -859,12 +859,12 @@ scenario(
     txs: [
       {
         protocol: 'HTTP/1.1', method: 'POST', target: '/a', host: 'q.test', userAgent: undefined,
-        status: 200, startNs: 1n, endNs: 4n, requestBodyBytes: 2, responseBodyBytes: 0, truncated: false,
+        status: 200, startNs: 1n, endNs: 4n, requestBodyBytes: 2, responseBodyBytes: 0, truncated: false, ctx: undefined,
       },
       simpleHost('GET', '/b', 'q.test', 204, 5, 7, 0),
       {
         protocol: 'HTTP/1.1', method: 'GET', target: '/c', host: undefined, userAgent: undefined,
-        status: 204, startNs: 9n, endNs: 12n, requestBodyBytes: 0, responseBodyBytes: 0, truncated: false,
+        status: 204, startNs: 9n, endNs: 12n, requestBodyBytes: 0, responseBodyBytes: 0, truncated: false, ctx: undefined,
       },
     ],
     stats: stats({ requests: 3, responses: 3, transactions: 3, parseErrors: 1, discardedBytes: 2 }),
@@ -1054,7 +1054,7 @@ test('generated conversations without damage: every exchange exact', () => {
           specs.map((e, i) => ({
             protocol: 'HTTP/1.1', method: e.reqKind === 'none' ? 'GET' : 'POST', target: `/id/${i}`,
             host: 'gen.test', userAgent: undefined, status: STATUS_OF[i], startNs: firstReqTs[i], endNs: lastRespTs[i],
-            requestBodyBytes: e.reqKind === 'none' ? 0 : e.reqBody, responseBodyBytes: e.respBody, truncated: false,
+            requestBodyBytes: e.reqKind === 'none' ? 0 : e.reqBody, responseBodyBytes: e.respBody, truncated: false, ctx: undefined,
           })),
         );
         const n = specs.length;

@@ -9,6 +9,8 @@ const T = EXPECTED.sl_tuple;
 export interface DataSpec {
   ts: bigint;
   tgid?: number;
+  /** Thread id; defaults to tgid. */
+  tid?: number;
   connId: number;
   streamPos: number;
   syscallBytes: number;
@@ -37,7 +39,7 @@ export function dataRecord(s: DataSpec): Buffer {
   b.writeUInt32LE(size, 4);
   b.writeBigUInt64LE(s.ts, 8);
   b.writeUInt32LE(s.tgid ?? 100, 16);
-  b.writeUInt32LE(s.tgid ?? 100, 20);
+  b.writeUInt32LE(s.tid ?? s.tgid ?? 100, 20);
   u64(b, D.conn_id[0], s.connId);
   u64(b, D.stream_pos[0], s.streamPos);
   u64(b, D.syscall_bytes[0], s.syscallBytes);

@@ -14,7 +14,7 @@ import {
   type Http1Stats,
 } from './message';
 
-export interface Http1Transaction {
+export interface Http1Transaction<C = undefined> {
   /** From the request line; HTTP/1.x with x >= 1 is reported as HTTP/1.1. */
   protocol: 'HTTP/1.1' | 'HTTP/1.0';
   method: string;
@@ -33,13 +33,19 @@ export interface Http1Transaction {
   responseBodyBytes: number;
   /** Framing was lost inside this exchange: sizes and endNs are lower bounds. */
   truncated: boolean;
+  /** What the onRequest hook returned for this request's head. */
+  ctx: C | undefined;
 }
 
-interface Pending {
+/** Called when a request head is parsed, before any response to it: its result travels with the transaction. */
+export type RequestHook<C> = (head: Http1RequestHead, startNs: bigint) => C;
+
+interface Pending<C> {
   /** Value of the request-start counter when this request began. */
   readonly seq: number;
   readonly startNs: bigint;
   readonly head: Http1RequestHead;
+  readonly ctx: C | undefined;
   requestBodyBytes: number;
   requestDone: boolean;
   status: number;
@@ -56,34 +62,37 @@ function isFinal(status: number): boolean {
   return status >= 200 || status === 101;
 }
 
-export class Http1Exchange {
+export class Http1Exchange<C = undefined> {
   readonly stats: Http1Stats;
   private readonly req: Http1MessageParser;
   private readonly resp: Http1MessageParser;
 
   /** Requests with a parsed head and no complete final response yet, oldest first. */
-  private queue: Pending[] = [];
+  private queue: Pending<C>[] = [];
   /** Request whose body the request parser is reading. */
-  private reqCurrent: Pending | undefined;
+  private reqCurrent: Pending<C> | undefined;
   private reqStartNs = 0n;
   private reqStarts = 0;
 
   private respStartNs = 0n;
   /** Request the response being parsed answers (undefined: unmatched or none). */
-  private respMatched: Pending | undefined;
+  private respMatched: Pending<C> | undefined;
   private respFinal = false;
-  private lastAnswered: Pending | undefined;
+  private lastAnswered: Pending<C> | undefined;
   /** ts of the latest response bytes thrown away while out of sync (-1: none). */
   private respDiscardNs = -1n;
   /** Response cut by a response-side desync, waiting to learn its end. */
-  private truncatedOpen: Pending | undefined;
+  private truncatedOpen: Pending<C> | undefined;
 
   private isUpgraded = false;
   private closed = false;
 
   constructor(
-    private readonly onTransaction: (tx: Http1Transaction) => void,
+    private readonly onTransaction: (tx: Http1Transaction<C>) => void,
     stats?: Http1Stats,
+    private readonly onRequest?: RequestHook<C>,
+    /** A request that will never be answered (dropped, connection gone). */
+    private readonly onUnanswered?: (ctx: C | undefined) => void,
   ) {
     this.stats = stats ?? newHttp1Stats();
     const requestSink: Http1MessageSink = {
@@ -148,12 +157,12 @@ export class Http1Exchange {
       this.req.close();
     }
     if (this.truncatedOpen) this.flushTruncated();
-    for (const p of this.queue) {
-      if (!p.finished) {
-        p.finished = true;
-        this.stats.unansweredRequests++;
-      }
-    }
+    this.abandon();
+  }
+
+  /** Gives up on every request still waiting (the connection is gone or evicted): counted as unanswered. */
+  abandon(): void {
+    for (const p of this.queue) this.drop(p);
     this.queue = [];
     this.reqCurrent = undefined;
   }
@@ -170,10 +179,11 @@ export class Http1Exchange {
 
   private requestHead(head: Http1RequestHead): void {
     this.stats.requests++;
-    const p: Pending = {
+    const p: Pending<C> = {
       seq: this.reqStarts,
       startNs: this.reqStartNs,
       head,
+      ctx: this.onRequest?.(head, this.reqStartNs),
       requestBodyBytes: 0,
       requestDone: false,
       status: 0,
@@ -220,7 +230,7 @@ export class Http1Exchange {
     // have been answered by them; pairing it now could pick up the answer
     // to a later request. Drop it.
     while (this.queue.length > 0 && this.queue[0].startNs <= this.respDiscardNs) {
-      this.drop(this.queue.shift() as Pending);
+      this.drop(this.queue.shift() as Pending<C>);
     }
     // A response cannot begin before its request did (both timestamps are
     // of the syscalls that moved the bytes). This also keeps answers to
@@ -287,19 +297,19 @@ export class Http1Exchange {
   // ---- bookkeeping ----
 
   private flushTruncated(): void {
-    const p = this.truncatedOpen as Pending;
+    const p = this.truncatedOpen as Pending<C>;
     this.truncatedOpen = undefined;
     this.finalize(p);
   }
 
   /** Emits a truncated transaction now, even if its request body is unfinished. */
-  private finalize(p: Pending): void {
+  private finalize(p: Pending<C>): void {
     if (p.finished) return;
     p.requestDone = true;
     this.emit(p);
   }
 
-  private dequeue(p: Pending): void {
+  private dequeue(p: Pending<C>): void {
     if (this.queue[0] === p) {
       this.queue.shift();
       return;
@@ -308,17 +318,18 @@ export class Http1Exchange {
     if (i >= 0) this.queue.splice(i, 1);
   }
 
-  private drop(p: Pending): void {
+  private drop(p: Pending<C>): void {
     if (p.finished) return;
     p.finished = true;
     this.stats.unansweredRequests++;
+    this.onUnanswered?.(p.ctx);
   }
 
-  private maybeEmit(p: Pending): void {
+  private maybeEmit(p: Pending<C>): void {
     if (!p.finished && p.requestDone && p.responseDone && p !== this.truncatedOpen) this.emit(p);
   }
 
-  private emit(p: Pending): void {
+  private emit(p: Pending<C>): void {
     p.finished = true;
     this.stats.transactions++;
     const h = p.head;
@@ -334,6 +345,7 @@ export class Http1Exchange {
       requestBodyBytes: p.requestBodyBytes,
       responseBodyBytes: p.responseBodyBytes,
       truncated: p.truncated,
+      ctx: p.ctx,
     });
   }
 }

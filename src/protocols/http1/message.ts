@@ -36,12 +36,25 @@ export function newHttp1Stats(): Http1Stats {
   };
 }
 
+/** Trace-context fields of a request (W3C Trace Context, B3), as sent. */
+export interface TraceHeaders {
+  traceparent?: string;
+  tracestate?: string;
+  b3?: string;
+  b3TraceId?: string;
+  b3SpanId?: string;
+  b3Sampled?: string;
+  b3Flags?: string;
+}
+
 export interface Http1RequestHead {
   readonly version: Http1Version;
   readonly method: string;
   readonly target: string;
   readonly host: string | undefined;
   readonly userAgent: string | undefined;
+  /** undefined when the request carries none (most requests: no allocation). */
+  readonly trace: TraceHeaders | undefined;
 }
 
 /** What a parser reports. Calls are synchronous, from inside push/skip/close. */
@@ -110,6 +123,13 @@ const N_HOST = ascii('host');
 const N_USER_AGENT = ascii('user-agent');
 const N_CONTENT_LENGTH = ascii('content-length');
 const N_TRANSFER_ENCODING = ascii('transfer-encoding');
+const N_TRACEPARENT = ascii('traceparent');
+const N_TRACESTATE = ascii('tracestate');
+const N_B3 = ascii('b3');
+const N_B3_TRACEID = ascii('x-b3-traceid');
+const N_B3_SPANID = ascii('x-b3-spanid');
+const N_B3_SAMPLED = ascii('x-b3-sampled');
+const N_B3_FLAGS = ascii('x-b3-flags');
 const N_CHUNKED = ascii('chunked');
 
 // Methods trusted to mark a message start when (re)synchronising. While in
@@ -203,6 +223,14 @@ const F_HOST = 2;
 const F_USER_AGENT = 3;
 const F_CONTENT_LENGTH = 4;
 const F_TRANSFER_ENCODING = 5;
+// Trace context, kept so spans can join the caller's trace.
+const F_TRACEPARENT = 6;
+const F_TRACESTATE = 7;
+const F_B3 = 8;
+const F_B3_TRACEID = 9;
+const F_B3_SPANID = 10;
+const F_B3_SAMPLED = 11;
+const F_B3_FLAGS = 12;
 
 function eqLower(b: Uint8Array, at: number, lower: Uint8Array): boolean {
   // OR-ing 0x20 folds A-Z onto a-z; '-' already has that bit. Callers only
@@ -213,10 +241,20 @@ function eqLower(b: Uint8Array, at: number, lower: Uint8Array): boolean {
 
 function fieldId(b: Uint8Array, s: number, e: number): number {
   switch (e - s) {
+    case 2:
+      return eqLower(b, s, N_B3) ? F_B3 : F_OTHER;
     case 4:
       return eqLower(b, s, N_HOST) ? F_HOST : F_OTHER;
     case 10:
-      return eqLower(b, s, N_USER_AGENT) ? F_USER_AGENT : F_OTHER;
+      if (eqLower(b, s, N_USER_AGENT)) return F_USER_AGENT;
+      if (eqLower(b, s, N_TRACESTATE)) return F_TRACESTATE;
+      return eqLower(b, s, N_B3_FLAGS) ? F_B3_FLAGS : F_OTHER;
+    case 11:
+      if (eqLower(b, s, N_TRACEPARENT)) return F_TRACEPARENT;
+      return eqLower(b, s, N_B3_SPANID) ? F_B3_SPANID : F_OTHER;
+    case 12:
+      if (eqLower(b, s, N_B3_TRACEID)) return F_B3_TRACEID;
+      return eqLower(b, s, N_B3_SAMPLED) ? F_B3_SAMPLED : F_OTHER;
     case 14:
       return eqLower(b, s, N_CONTENT_LENGTH) ? F_CONTENT_LENGTH : F_OTHER;
     case 17:
@@ -274,6 +312,7 @@ export class Http1MessageParser {
   private target = '';
   private host: string | undefined = undefined;
   private userAgent: string | undefined = undefined;
+  private trace: TraceHeaders | undefined = undefined;
   private contentLength = -1;
   private contentLengthInvalid = false;
   private teSeen = false;
@@ -506,6 +545,7 @@ export class Http1MessageParser {
     this.status = 0;
     this.host = undefined;
     this.userAgent = undefined;
+    this.trace = undefined;
     this.contentLength = -1;
     this.contentLengthInvalid = false;
     this.teSeen = false;
@@ -705,9 +745,50 @@ export class Http1MessageParser {
       case F_TRANSFER_ENCODING:
         this.transferCodings(b, vs, ve);
         break;
+      case F_TRACEPARENT:
+      case F_TRACESTATE:
+      case F_B3:
+      case F_B3_TRACEID:
+      case F_B3_SPANID:
+      case F_B3_SAMPLED:
+      case F_B3_FLAGS:
+        if (this.isRequest) this.traceField(id, fold, latin1(b, vs, ve));
+        break;
     }
     this.lastField = id;
     return true;
+  }
+
+  /**
+   * Keeps the first of each trace field; tracestate may be split over
+   * several lines, which join with commas (W3C Trace Context §3.3.1.1).
+   */
+  private traceField(id: number, fold: boolean, value: string): void {
+    const t = (this.trace ??= {});
+    switch (id) {
+      case F_TRACESTATE:
+        if (t.tracestate === undefined) t.tracestate = value;
+        else if (value !== '') t.tracestate += fold ? ` ${value}` : `,${value}`;
+        return;
+      case F_TRACEPARENT:
+        t.traceparent ??= value;
+        return;
+      case F_B3:
+        t.b3 ??= value;
+        return;
+      case F_B3_TRACEID:
+        t.b3TraceId ??= value;
+        return;
+      case F_B3_SPANID:
+        t.b3SpanId ??= value;
+        return;
+      case F_B3_SAMPLED:
+        t.b3Sampled ??= value;
+        return;
+      case F_B3_FLAGS:
+        t.b3Flags ??= value;
+        return;
+    }
   }
 
   /**
@@ -791,6 +872,7 @@ export class Http1MessageParser {
           target: this.target,
           host: this.host,
           userAgent: this.userAgent,
+          trace: this.trace,
         },
         ts,
       );

@@ -1,5 +1,6 @@
 // Wires the pipeline of DESIGN.md: capture -> conn tracker -> HTTP/1 parser
-// -> transactions -> console exporter, plus the admin server.
+// -> transactions (trace links) -> enrich (routes, resources) -> exporters
+// (console, Prometheus, OTLP), plus the admin server.
 import type http from 'node:http';
 import { startAdminServer } from './admin/server';
 import { Capture } from './capture/capture';
@@ -8,9 +9,12 @@ import { ListeningPorts } from './conn/listeners';
 import { ConnectionTracker } from './conn/tracker';
 import type { Config } from './config/config';
 import { ProcessNames } from './enrich/process';
-import { ConsoleExporter } from './export/console';
+import { registerSelfMetrics, type SelfStats } from './export/self-metrics';
+import { Telemetry } from './export/telemetry';
 import type { Logger } from './log';
 import { WallClock } from './transactions/clock';
+import { TraceLinker } from './transactions/linker';
+import { buildSampler, SpanSampler } from './transactions/sampling';
 
 const SWEEP_MS = 5_000;
 
@@ -18,21 +22,58 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
   for (const note of preflight()) log.info(note);
 
   const capture = new Capture();
-  const exporter = new ConsoleExporter({ format: config.output, redactQuery: config.redactQuery });
   const processes = new ProcessNames();
+  const telemetry = new Telemetry(config, processes, log);
+  const linker = new TraceLinker(new SpanSampler(buildSampler(config.sampler, config.samplerArg)));
   const tracker = new ConnectionTracker(
-    (tx) => exporter.export(tx),
+    (tx) => telemetry.export(tx),
     new WallClock(() => capture.clockOffsetNs()),
     new ListeningPorts(),
     processes,
     { maxConnections: config.maxConnections, idleTimeoutMs: config.idleTimeoutSec * 1000 },
+    linker,
   );
   let ready = false;
-  const stats = () => ({ capture: capture.stats(), tracker: tracker.stats, connections: tracker.size });
+  const stats = () => ({
+    capture: capture.stats(),
+    tracker: tracker.stats,
+    connections: tracker.size,
+    links: linker.stats,
+    spans: telemetry.spans?.stats,
+    routes: { overflowed: telemetry.routes.overflowed, ignored: telemetry.routes.ignored },
+  });
+  const selfStats = (): SelfStats => {
+    const c = capture.stats();
+    const t = tracker.stats;
+    return {
+      eventsReceived: c.events,
+      kernelDrops: c.kernel.ringbufDrops + c.kernel.ringbufCloseDrops,
+      bytesUnparsed: {
+        lost: t.bytesLost,
+        uncaptured: t.bytesUncaptured,
+        before_role: t.bytesBeforeRole,
+        unsupported_protocol: t.bytesUnsupported,
+        discarded_http1: t.http1.discardedBytes,
+      },
+      parseErrors: { http1: t.http1.parseErrors },
+      connectionsTracked: tracker.size,
+      transactions: t.http1.transactions,
+      spansExported: telemetry.spans?.stats.exported ?? 0,
+      spansDropped: { queue_full: telemetry.spans?.stats.droppedQueueFull ?? 0 },
+      exportErrors: { traces: telemetry.spans?.stats.exportErrors ?? 0, metrics: telemetry.metricExportFailures },
+      routesOverflowed: telemetry.routes.overflowed,
+      routesIgnored: telemetry.routes.ignored,
+    };
+  };
+  registerSelfMetrics(telemetry.registry, selfStats);
 
   let admin: http.Server | undefined;
   if (config.adminPort !== 0) {
-    admin = await startAdminServer(config.adminHost, config.adminPort, { ready: () => ready && capture.isRunning, stats });
+    admin = await startAdminServer(config.adminHost, config.adminPort, {
+      ready: () => ready && capture.isRunning,
+      stats,
+      metrics: async () => ({ contentType: telemetry.registry.contentType, body: await telemetry.registry.metrics() }),
+    });
   }
   try {
     capture.start(
@@ -73,6 +114,7 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
   ready = false;
   clearInterval(sweep);
   await capture.stop();
+  await telemetry.shutdown(5_000);
   await new Promise<void>((resolve) => (admin ? admin.close(() => resolve()) : resolve()));
   const final = stats();
   log.info(
@@ -82,6 +124,8 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
       kernelDrops: final.capture.kernel.ringbufDrops,
       transactions: final.tracker.http1.transactions,
       parseErrors: final.tracker.http1.parseErrors,
+      spansExported: final.spans?.exported,
+      spansDropped: final.spans?.droppedQueueFull,
     },
     'stopped',
   );

@@ -23,6 +23,25 @@ interface RunFlags {
   logLevel?: string;
   config?: string;
   redactQuery?: boolean;
+  serviceName?: string;
+  resourceAttributes?: string;
+  commandLine?: boolean;
+  otlpEndpoint?: string;
+  otlpTracesEndpoint?: string;
+  otlpMetricsEndpoint?: string;
+  otlpProtocol?: string;
+  otlpHeaders?: string;
+  sampler?: string;
+  samplerArg?: string;
+  route?: string[];
+  ignoreRoute?: string[];
+  maxRoutes?: string;
+  metricInterval?: string;
+  spanDelay?: string;
+}
+
+function strings(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function flagsToRaw(f: RunFlags): RawConfig {
@@ -38,6 +57,21 @@ function flagsToRaw(f: RunFlags): RawConfig {
     adminHost: f.adminHost,
     logLevel: f.logLevel,
     redactQuery: f.redactQuery === false ? false : undefined,
+    serviceName: f.serviceName,
+    resourceAttributes: f.resourceAttributes,
+    commandLine: f.commandLine,
+    otlpEndpoint: f.otlpEndpoint,
+    otlpTracesEndpoint: f.otlpTracesEndpoint,
+    otlpMetricsEndpoint: f.otlpMetricsEndpoint,
+    otlpProtocol: f.otlpProtocol,
+    otlpHeaders: f.otlpHeaders,
+    sampler: f.sampler,
+    samplerArg: f.samplerArg,
+    routes: f.route,
+    ignoreRoutes: f.ignoreRoute,
+    maxRoutesPerService: f.maxRoutes,
+    metricIntervalMs: f.metricInterval,
+    spanDelayMs: f.spanDelay,
   };
 }
 
@@ -70,6 +104,25 @@ export function buildCli(): Command {
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
     .option('--config <file>', 'YAML file of settings (flags and SIDELIGHT_* variables win)')
     .option('--no-redact-query', 'show query values instead of REDACTED')
+    .option('--service-name <name>', 'service.name for every process (OTEL_SERVICE_NAME; default: the process name)')
+    .option('--resource-attributes <k=v,...>', 'extra resource attributes (OTEL_RESOURCE_ATTRIBUTES)')
+    .option('--command-line', 'export process.command_line (off: it may hold secrets)')
+    .option('--otlp-endpoint <url>', 'OTLP endpoint for traces and metrics (OTEL_EXPORTER_OTLP_ENDPOINT), e.g. http://localhost:4318')
+    .option('--otlp-traces-endpoint <url>', 'OTLP endpoint for traces only, used as is (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)')
+    .option('--otlp-metrics-endpoint <url>', 'OTLP endpoint for metrics only, used as is (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)')
+    .addOption(new Option('--otlp-protocol <protocol>', 'OTLP transport (OTEL_EXPORTER_OTLP_PROTOCOL, default http/protobuf)').choices(['grpc', 'http/protobuf']))
+    .option('--otlp-headers <k=v,...>', 'headers sent with every export (OTEL_EXPORTER_OTLP_HEADERS)')
+    .addOption(
+      new Option('--sampler <name>', 'trace sampler (OTEL_TRACES_SAMPLER, default parentbased_always_on)').choices([
+        'always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio',
+      ]),
+    )
+    .option('--sampler-arg <ratio>', 'sampling ratio 0..1 for the traceidratio samplers (OTEL_TRACES_SAMPLER_ARG)')
+    .option('--route <pattern>', 'route pattern such as /users/{id} (repeatable; first match wins)', strings)
+    .option('--ignore-route <pattern>', 'path pattern not to report, such as /healthz (repeatable)', strings)
+    .option('--max-routes <n>', 'distinct routes per service before the overflow value (default 500)')
+    .option('--metric-interval <ms>', 'OTLP metric push interval (OTEL_METRIC_EXPORT_INTERVAL, default 60000)')
+    .option('--span-delay <ms>', 'longest a span waits for its batch (OTEL_BSP_SCHEDULE_DELAY, default 5000)')
     .action(async (flags: RunFlags) => {
       let config;
       try {

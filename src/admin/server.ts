@@ -1,11 +1,12 @@
-// Admin endpoints: liveness, readiness (every required program attached)
-// and the agent's own counters as JSON.
+// Admin endpoints: liveness, readiness (every required program attached),
+// Prometheus metrics and the agent's own counters as JSON.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface AdminHooks {
   ready(): boolean;
   stats(): unknown;
+  metrics?(): Promise<{ contentType: string; body: string }>;
 }
 
 export async function startAdminServer(host: string, port: number, hooks: AdminHooks): Promise<http.Server> {
@@ -18,10 +19,15 @@ export async function startAdminServer(host: string, port: number, hooks: AdminH
     } else if (path === '/readyz') {
       const ok = hooks.ready();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready: programs not attached\n');
+    } else if (path === '/metrics' && hooks.metrics) {
+      hooks.metrics().then(
+        (m) => res.writeHead(200, { 'content-type': m.contentType }).end(m.body),
+        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
+      );
     } else if (path === '/stats') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(hooks.stats())}\n`);
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /healthz, /readyz or /stats\n');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /healthz, /readyz, /metrics or /stats\n');
     }
   });
   await new Promise<void>((resolve, reject) => {

@@ -4,6 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { OutputFormat } from '../export/console';
+import { SAMPLER_NAMES, type SamplerName } from '../transactions/sampling';
+
+export type OtlpProtocol = 'grpc' | 'http/protobuf';
 
 export interface Config {
   output: OutputFormat;
@@ -22,6 +25,29 @@ export interface Config {
   maxConnections: number;
   idleTimeoutSec: number;
   redactQuery: boolean;
+  /** service.name for every process (OTEL_SERVICE_NAME); undefined: the process name. */
+  serviceName: string | undefined;
+  /** Extra resource attributes (OTEL_RESOURCE_ATTRIBUTES). */
+  resourceAttributes: Record<string, string>;
+  /** Export process.command_line (may hold secrets: opt-in). */
+  commandLine: boolean;
+  /** OTLP base endpoint; undefined with no signal endpoint: no OTLP export. */
+  otlpEndpoint: string | undefined;
+  otlpTracesEndpoint: string | undefined;
+  otlpMetricsEndpoint: string | undefined;
+  otlpProtocol: OtlpProtocol;
+  otlpHeaders: Record<string, string>;
+  otlpTimeoutMs: number;
+  sampler: SamplerName;
+  samplerArg: number;
+  /** Span batching (OTEL_BSP_*). */
+  spanQueueSize: number;
+  spanBatchSize: number;
+  spanDelayMs: number;
+  metricIntervalMs: number;
+  routes: string[];
+  ignoreRoutes: string[];
+  maxRoutesPerService: number;
 }
 
 export const DEFAULTS: Config = {
@@ -38,6 +64,24 @@ export const DEFAULTS: Config = {
   maxConnections: 65536,
   idleTimeoutSec: 300,
   redactQuery: true,
+  serviceName: undefined,
+  resourceAttributes: {},
+  commandLine: false,
+  otlpEndpoint: undefined,
+  otlpTracesEndpoint: undefined,
+  otlpMetricsEndpoint: undefined,
+  otlpProtocol: 'http/protobuf',
+  otlpHeaders: {},
+  otlpTimeoutMs: 10_000,
+  sampler: 'parentbased_always_on',
+  samplerArg: 1,
+  spanQueueSize: 2048,
+  spanBatchSize: 512,
+  spanDelayMs: 5000,
+  metricIntervalMs: 60_000,
+  routes: [],
+  ignoreRoutes: [],
+  maxRoutesPerService: 500,
 };
 
 /** Limits the kernel programs were built with (bpf/events.h). */
@@ -64,6 +108,25 @@ const ENV: Record<string, keyof Config> = {
   SIDELIGHT_MAX_CONNECTIONS: 'maxConnections',
   SIDELIGHT_IDLE_TIMEOUT: 'idleTimeoutSec',
   SIDELIGHT_REDACT_QUERY: 'redactQuery',
+  SIDELIGHT_COMMAND_LINE: 'commandLine',
+  SIDELIGHT_ROUTES: 'routes',
+  SIDELIGHT_IGNORE_ROUTES: 'ignoreRoutes',
+  SIDELIGHT_MAX_ROUTES: 'maxRoutesPerService',
+  // The standard OpenTelemetry variables, read here and only here.
+  OTEL_SERVICE_NAME: 'serviceName',
+  OTEL_RESOURCE_ATTRIBUTES: 'resourceAttributes',
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'otlpEndpoint',
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'otlpTracesEndpoint',
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'otlpMetricsEndpoint',
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'otlpProtocol',
+  OTEL_EXPORTER_OTLP_HEADERS: 'otlpHeaders',
+  OTEL_EXPORTER_OTLP_TIMEOUT: 'otlpTimeoutMs',
+  OTEL_TRACES_SAMPLER: 'sampler',
+  OTEL_TRACES_SAMPLER_ARG: 'samplerArg',
+  OTEL_BSP_MAX_QUEUE_SIZE: 'spanQueueSize',
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 'spanBatchSize',
+  OTEL_BSP_SCHEDULE_DELAY: 'spanDelayMs',
+  OTEL_METRIC_EXPORT_INTERVAL: 'metricIntervalMs',
 };
 
 function fail(key: string, raw: Raw, reason: string): never {
@@ -99,7 +162,58 @@ function boolean(key: string, raw: Raw): boolean {
   return fail(key, raw, 'expected true or false');
 }
 
-/** Reads the SIDELIGHT_* variables that are set. */
+function text(key: string, raw: Raw): string {
+  if (typeof raw.value !== 'string' || raw.value.trim() === '') fail(key, raw, 'expected a non-empty string');
+  return raw.value.trim();
+}
+
+function stringList(key: string, raw: Raw): string[] {
+  const items = Array.isArray(raw.value) ? raw.value : typeof raw.value === 'string' ? raw.value.split(',') : fail(key, raw, 'expected a list');
+  return items.map((v) => {
+    if (typeof v !== 'string' || v.trim() === '') fail(key, raw, 'expected non-empty strings');
+    return v.trim();
+  });
+}
+
+/** key=value,key=value (W3C Baggage octets, percent-encoded values), as OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS are. */
+function keyValues(key: string, raw: Raw): Record<string, string> {
+  if (raw.value !== null && typeof raw.value === 'object' && !Array.isArray(raw.value)) {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(raw.value)) out[k] = String(v);
+    return out;
+  }
+  const out: Record<string, string> = {};
+  for (const item of stringList(key, raw)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) fail(key, raw, `expected key=value pairs separated by commas (bad item "${item}")`);
+    try {
+      out[decodeURIComponent(item.slice(0, eq).trim())] = decodeURIComponent(item.slice(eq + 1).trim());
+    } catch {
+      fail(key, raw, `bad percent-encoding in "${item}"`);
+    }
+  }
+  return out;
+}
+
+function endpoint(key: string, raw: Raw): string {
+  const v = text(key, raw);
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return fail(key, raw, 'expected a URL such as http://collector:4318');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(key, raw, 'expected an http:// or https:// URL');
+  return v;
+}
+
+function ratio(key: string, raw: Raw): number {
+  const n = typeof raw.value === 'number' ? raw.value : typeof raw.value === 'string' && raw.value.trim() !== '' ? Number(raw.value) : NaN;
+  if (!Number.isFinite(n) || n < 0 || n > 1) fail(key, raw, 'expected a ratio between 0 and 1');
+  return n;
+}
+
+/** Reads the SIDELIGHT_* and OTEL_* variables that are set. */
 export function fromEnv(env: NodeJS.ProcessEnv): RawConfig {
   const out: RawConfig = {};
   for (const [name, key] of Object.entries(ENV)) {
@@ -166,5 +280,25 @@ export function resolveConfig(sources: { flags?: RawConfig; env?: RawConfig; fil
   if ((r = pick('maxConnections'))) c.maxConnections = integer('max-connections', r, 16, 16_777_216);
   if ((r = pick('idleTimeoutSec'))) c.idleTimeoutSec = integer('idle-timeout', r, 1, 86_400);
   if ((r = pick('redactQuery'))) c.redactQuery = boolean('redact-query', r);
+  if ((r = pick('serviceName'))) c.serviceName = text('service-name', r);
+  if ((r = pick('resourceAttributes'))) c.resourceAttributes = keyValues('resource-attributes', r);
+  if ((r = pick('commandLine'))) c.commandLine = boolean('command-line', r);
+  if ((r = pick('otlpEndpoint'))) c.otlpEndpoint = endpoint('otlp-endpoint', r);
+  if ((r = pick('otlpTracesEndpoint'))) c.otlpTracesEndpoint = endpoint('otlp-traces-endpoint', r);
+  if ((r = pick('otlpMetricsEndpoint'))) c.otlpMetricsEndpoint = endpoint('otlp-metrics-endpoint', r);
+  if ((r = pick('otlpProtocol'))) c.otlpProtocol = oneOf('otlp-protocol', r, ['grpc', 'http/protobuf'] as const);
+  if ((r = pick('otlpHeaders'))) c.otlpHeaders = keyValues('otlp-headers', r);
+  if ((r = pick('otlpTimeoutMs'))) c.otlpTimeoutMs = integer('otlp-timeout', r, 100, 600_000);
+  if ((r = pick('sampler'))) c.sampler = oneOf('sampler', r, SAMPLER_NAMES);
+  if ((r = pick('samplerArg'))) c.samplerArg = ratio('sampler-arg', r);
+  if ((r = pick('spanQueueSize'))) c.spanQueueSize = integer('span-queue-size', r, 1, 1_000_000);
+  if ((r = pick('spanBatchSize'))) c.spanBatchSize = integer('span-batch-size', r, 1, c.spanQueueSize);
+  if ((r = pick('spanDelayMs'))) c.spanDelayMs = integer('span-delay', r, 1, 600_000);
+  if ((r = pick('metricIntervalMs'))) c.metricIntervalMs = integer('metric-interval', r, 100, 3_600_000);
+  if ((r = pick('routes'))) c.routes = stringList('routes', r);
+  if ((r = pick('ignoreRoutes'))) c.ignoreRoutes = stringList('ignore-routes', r);
+  if ((r = pick('maxRoutesPerService'))) c.maxRoutesPerService = integer('max-routes', r, 1, 100_000);
+  // OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES (OTel SDK spec).
+  if (c.serviceName === undefined && c.resourceAttributes['service.name']) c.serviceName = c.resourceAttributes['service.name'];
   return c;
 }

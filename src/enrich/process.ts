@@ -31,6 +31,18 @@ export class ProcessNames {
     return name;
   }
 
+  /** The command line from /proc (arguments joined by spaces), or undefined when the process is gone. */
+  commandLine(pid: number): string | undefined {
+    try {
+      const raw = readFileSync(`${this.procRoot}/${pid}/cmdline`, 'latin1');
+      const args = raw.split('\0');
+      if (args[args.length - 1] === '') args.pop();
+      return args.length > 0 ? args.join(' ') : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Forgets pids not seen for maxAgeMs (pids are reused). */
   sweep(maxAgeMs: number): void {
     const cutoff = Date.now() - maxAgeMs;

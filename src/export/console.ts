@@ -29,7 +29,7 @@ export interface JsonTransaction {
   peerAddress: string;
   peerPort: number;
   truncated?: true;
-  /** http.route; absent when the path matched an ignore pattern. */
+  /** http.route (absent only when no route stage ran). */
   route?: string;
   traceId: string;
   spanId: string;

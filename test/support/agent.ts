@@ -96,10 +96,11 @@ export class RunningAgent {
   }
 }
 
-export async function startAgent(args: string[], timeoutMs = 30_000): Promise<RunningAgent> {
+export async function startAgent(args: string[], timeoutMs = 30_000, env: Record<string, string> = {}): Promise<RunningAgent> {
   const adminPort = await freePort();
   const child = spawn(process.execPath, [BIN, 'run', '--output', 'json', '--admin-port', String(adminPort), '--admin-host', '127.0.0.1', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   const agent = new RunningAgent(child, adminPort);
   const until = Date.now() + timeoutMs;

@@ -1,0 +1,75 @@
+// The OpenTelemetry Resource of each observed process: who produced a span
+// or a metric point. One Resource object per process, reused, so OTLP
+// batches group spans by process.
+import os from 'node:os';
+import { SDK_INFO } from '@opentelemetry/core';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+
+export const DISTRO_NAME = 'sidelight';
+export const DISTRO_VERSION: string = (require('../../../package.json') as { version: string }).version;
+
+export interface ProcessInfo {
+  nameOf(pid: number, fallback: () => string): string;
+  commandLine(pid: number): string | undefined;
+}
+
+export interface ResourceOptions {
+  /** Configured service.name for every process; undefined: the process name. */
+  serviceName: string | undefined;
+  /** OTEL_RESOURCE_ATTRIBUTES: added to every resource, never overriding what sidelight observed. */
+  extra: Record<string, string>;
+  commandLine: boolean;
+}
+
+const MAX_PROCESSES = 16_384;
+
+export class ProcessResources {
+  private readonly byPid = new Map<number, { resource: Resource; service: string; executable: string }>();
+  private readonly host = os.hostname();
+
+  constructor(
+    private readonly processes: ProcessInfo,
+    private readonly opts: ResourceOptions,
+  ) {}
+
+  /** service.name of a process (also the key of its route cap and a metric attribute). */
+  serviceOf(pid: number, processName: string): string {
+    return this.entry(pid, processName).service;
+  }
+
+  resourceOf(pid: number, processName: string): Resource {
+    return this.entry(pid, processName).resource;
+  }
+
+  /** Called when a pid may have been reused (the process name changed). */
+  forget(pid: number): void {
+    this.byPid.delete(pid);
+  }
+
+  private entry(pid: number, processName: string): { resource: Resource; service: string; executable: string } {
+    const hit = this.byPid.get(pid);
+    if (hit && hit.executable === processName) return hit;
+    const service = this.opts.serviceName ?? processName;
+    const attrs: Record<string, string | number> = {
+      ...this.opts.extra,
+      'service.name': service,
+      'service.instance.id': `${this.host}:${pid}`,
+      'process.pid': pid,
+      'process.executable.name': processName,
+      'host.name': this.host,
+      'telemetry.sdk.name': SDK_INFO['telemetry.sdk.name'] as string,
+      'telemetry.sdk.language': SDK_INFO['telemetry.sdk.language'] as string,
+      'telemetry.sdk.version': SDK_INFO['telemetry.sdk.version'] as string,
+      'telemetry.distro.name': DISTRO_NAME,
+      'telemetry.distro.version': DISTRO_VERSION,
+    };
+    if (this.opts.commandLine) {
+      const cmd = this.processes.commandLine(pid);
+      if (cmd !== undefined) attrs['process.command_line'] = cmd;
+    }
+    if (this.byPid.size >= MAX_PROCESSES) this.byPid.delete(this.byPid.keys().next().value as number);
+    const e = { resource: resourceFromAttributes(attrs), service, executable: processName };
+    this.byPid.set(pid, e);
+    return e;
+  }
+}

@@ -1,0 +1,70 @@
+// The agent's own health at /metrics: what it received, what the kernel
+// dropped, what it could not parse, what it exported and dropped. Values are
+// read from the stages' counters at scrape time (nothing on the hot path).
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export interface SelfStats {
+  eventsReceived: number;
+  kernelDrops: number;
+  /** Bytes not parsed, by reason. */
+  bytesUnparsed: Record<string, number>;
+  /** Parse errors by protocol. */
+  parseErrors: Record<string, number>;
+  connectionsTracked: number;
+  transactions: number;
+  spansExported: number;
+  /** Spans dropped, by reason. */
+  spansDropped: Record<string, number>;
+  /** Failed export calls, by signal. */
+  exportErrors: Record<string, number>;
+  routesOverflowed: number;
+  routesIgnored: number;
+}
+
+/** A counter whose value is a running total kept elsewhere. */
+function mirrored(registry: Registry, name: string, help: string, labelName: string | undefined, read: (s: SelfStats) => number | Record<string, number>, stats: () => SelfStats): void {
+  new Counter({
+    name,
+    help,
+    labelNames: labelName ? [labelName] : [],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const v = read(stats());
+      if (typeof v === 'number') this.inc(v);
+      else for (const [k, n] of Object.entries(v)) this.inc({ [labelName as string]: k }, n);
+    },
+  });
+}
+
+export function registerSelfMetrics(registry: Registry, stats: () => SelfStats): void {
+  // One snapshot per scrape, shared by every collector.
+  let cached: SelfStats | undefined;
+  let at = 0;
+  const snap = () => {
+    const now = Date.now();
+    if (!cached || now - at > 100) {
+      cached = stats();
+      at = now;
+    }
+    return cached;
+  };
+  mirrored(registry, 'sidelight_events_received_total', 'Kernel events delivered to the agent.', undefined, (s) => s.eventsReceived, snap);
+  mirrored(registry, 'sidelight_kernel_drops_total', 'Events the kernel could not put in the ring buffer.', undefined, (s) => s.kernelDrops, snap);
+  mirrored(registry, 'sidelight_bytes_unparsed_total', 'Payload bytes not parsed, by reason.', 'reason', (s) => s.bytesUnparsed, snap);
+  mirrored(registry, 'sidelight_parse_errors_total', 'Parse errors (framing lost), by protocol.', 'protocol', (s) => s.parseErrors, snap);
+  mirrored(registry, 'sidelight_transactions_total', 'Transactions rebuilt.', undefined, (s) => s.transactions, snap);
+  mirrored(registry, 'sidelight_spans_exported_total', 'Spans accepted by the OTLP endpoint.', undefined, (s) => s.spansExported, snap);
+  mirrored(registry, 'sidelight_spans_dropped_total', 'Spans not exported, by reason.', 'reason', (s) => s.spansDropped, snap);
+  mirrored(registry, 'sidelight_export_errors_total', 'Failed OTLP export calls, by signal.', 'signal', (s) => s.exportErrors, snap);
+  mirrored(registry, 'sidelight_routes_overflowed_total', 'Requests whose route was replaced by the overflow value (cardinality cap).', undefined, (s) => s.routesOverflowed, snap);
+  mirrored(registry, 'sidelight_routes_ignored_total', 'Requests matching an ignore pattern, not exported.', undefined, (s) => s.routesIgnored, snap);
+  new Gauge({
+    name: 'sidelight_connections_tracked',
+    help: 'Connections the agent is tracking now.',
+    registers: [registry],
+    collect() {
+      this.set(snap().connectionsTracked);
+    },
+  });
+}

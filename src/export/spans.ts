@@ -1,0 +1,123 @@
+// A transaction as an OpenTelemetry span (the SDK's ReadableSpan shape, so
+// the official OTLP exporters serialise it), named and attributed by the
+// stable HTTP semantic conventions. Times are the kernel's, never export time.
+import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, type SpanContext } from '@opentelemetry/api';
+import { TraceState } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { HttpTransaction } from '../transactions/transaction';
+import { DISTRO_NAME, DISTRO_VERSION } from '../enrich/resource';
+import { redactQuery, splitTarget } from './redact';
+
+const SCOPE = { name: DISTRO_NAME, version: DISTRO_VERSION };
+const NO_LINKS: ReadableSpan['links'] = [];
+const NO_EVENTS: ReadableSpan['events'] = [];
+
+/** Methods the conventions know; others are reported as _OTHER (http.request.method). */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+export function semconvMethod(method: string): string {
+  return KNOWN_METHODS.has(method) ? method : '_OTHER';
+}
+
+function hrTime(unixNs: bigint): HrTime {
+  return [Number(unixNs / 1_000_000_000n), Number(unixNs % 1_000_000_000n)];
+}
+
+/** Host header → server.address / server.port ("h", "h:p", "[v6]:p"). */
+export function parseHost(host: string): { address: string; port: number | undefined } {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end > 0) {
+      const port = host[end + 1] === ':' ? Number(host.slice(end + 2)) : NaN;
+      return { address: host.slice(1, end), port: Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined };
+    }
+  }
+  const colon = host.lastIndexOf(':');
+  if (colon > 0 && host.indexOf(':') === colon) {
+    const port = Number(host.slice(colon + 1));
+    if (Number.isInteger(port) && port > 0 && port < 65536) return { address: host.slice(0, colon), port };
+  }
+  return { address: host, port: undefined };
+}
+
+/** The path and query of a request target, origin-form or absolute-form. */
+export function targetParts(target: string): { path: string; query: string | undefined } {
+  if (target.startsWith('http://') || target.startsWith('https://')) {
+    const slash = target.indexOf('/', target.indexOf('//') + 2);
+    const q = target.indexOf('?');
+    if (slash < 0 || (q >= 0 && q < slash)) return { path: '/', query: q >= 0 ? target.slice(q + 1) : undefined };
+    return splitTarget(target.slice(slash));
+  }
+  return splitTarget(target);
+}
+
+export function spanName(method: string, route: string | undefined): string {
+  const m = KNOWN_METHODS.has(method) ? method : 'HTTP';
+  return route === undefined ? m : `${m} ${route}`;
+}
+
+export function spanAttributes(tx: HttpTransaction, redact: boolean): Attributes {
+  const server = tx.role === 'server';
+  const { path, query } = targetParts(tx.target);
+  const a: Attributes = {
+    'http.request.method': semconvMethod(tx.method),
+  };
+  if (a['http.request.method'] === '_OTHER') a['http.request.method_original'] = tx.method;
+  a['url.path'] = path;
+  if (query !== undefined) a['url.query'] = redact ? redactQuery(query) : query;
+  a['url.scheme'] = 'http';
+  if (tx.route !== undefined) a['http.route'] = tx.route;
+  a['http.response.status_code'] = tx.status;
+  const host = tx.host !== undefined ? parseHost(tx.host) : undefined;
+  if (server) {
+    // The server's own name as the client addressed it, else the socket.
+    a['server.address'] = host?.address ?? tx.local.address;
+    a['server.port'] = host?.port ?? tx.local.port;
+    a['client.address'] = tx.peer.address;
+  } else {
+    a['server.address'] = host?.address ?? tx.peer.address;
+    a['server.port'] = host?.port ?? tx.peer.port;
+  }
+  a['network.peer.address'] = tx.peer.address;
+  a['network.peer.port'] = tx.peer.port;
+  a['network.protocol.version'] = tx.protocol === 'HTTP/1.0' ? '1.0' : '1.1';
+  a['http.request.body.size'] = tx.requestBytes;
+  a['http.response.body.size'] = tx.responseBytes;
+  if (tx.userAgent !== undefined) a['user_agent.original'] = tx.userAgent;
+  if (tx.truncated) a['sidelight.truncated'] = true;
+  return a;
+}
+
+/** Error for 5xx on SERVER spans, for 4xx and 5xx on CLIENT spans; unset otherwise. */
+export function isError(tx: HttpTransaction): boolean {
+  return tx.status >= 500 || (tx.role === 'client' && tx.status >= 400);
+}
+
+export function toSpan(tx: HttpTransaction, resource: Resource, redact: boolean): ReadableSpan {
+  const start = tx.startTimeUnixNano;
+  const end = start + BigInt(tx.durationNs);
+  const ctx: SpanContext = { traceId: tx.traceId, spanId: tx.spanId, traceFlags: TraceFlags.SAMPLED };
+  if (tx.traceState !== '') ctx.traceState = new TraceState(tx.traceState);
+  const parent: SpanContext | undefined =
+    tx.parentSpanId === '' ? undefined : { traceId: tx.traceId, spanId: tx.parentSpanId, traceFlags: TraceFlags.SAMPLED };
+  return {
+    name: spanName(tx.method, tx.route),
+    kind: tx.role === 'server' ? SpanKind.SERVER : SpanKind.CLIENT,
+    spanContext: () => ctx,
+    parentSpanContext: parent,
+    startTime: hrTime(start),
+    endTime: hrTime(end),
+    duration: [Math.floor(tx.durationNs / 1e9), tx.durationNs % 1e9],
+    status: isError(tx) ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.UNSET },
+    attributes: spanAttributes(tx, redact),
+    links: NO_LINKS,
+    events: NO_EVENTS,
+    ended: true,
+    resource,
+    instrumentationScope: SCOPE,
+    droppedAttributesCount: 0,
+    droppedEventsCount: 0,
+    droppedLinksCount: 0,
+  };
+}

@@ -1,0 +1,89 @@
+// Fans each transaction out to the exporters, after the enrich stage gives
+// it a route and a service: console lines, RED metrics (Prometheus and
+// OTLP), and sampled spans (OTLP).
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { Registry } from 'prom-client';
+import type { Config } from '../config/config';
+import { DISTRO_NAME, DISTRO_VERSION, ProcessResources, type ProcessInfo } from '../enrich/resource';
+import { RouteMapper } from '../enrich/routes';
+import type { Logger } from '../log';
+import type { HttpTransaction } from '../transactions/transaction';
+import { ConsoleExporter } from './console';
+import { HttpMetrics } from './metrics';
+import { metricExporter, signalUrl, traceExporter } from './otlp';
+import { SpanQueue } from './span-queue';
+import { toSpan } from './spans';
+import os from 'node:os';
+
+export class Telemetry {
+  readonly registry = new Registry();
+  readonly routes: RouteMapper;
+  readonly resources: ProcessResources;
+  private readonly console: ConsoleExporter;
+  private readonly metrics: HttpMetrics;
+  readonly spans: SpanQueue | undefined;
+  private metricExportErrors = 0;
+
+  constructor(
+    private readonly config: Config,
+    processes: ProcessInfo,
+    log: Logger,
+    out: NodeJS.WritableStream = process.stdout,
+  ) {
+    this.routes = new RouteMapper({ patterns: config.routes, ignore: config.ignoreRoutes, maxRoutesPerService: config.maxRoutesPerService });
+    this.resources = new ProcessResources(processes, { serviceName: config.serviceName, extra: config.resourceAttributes, commandLine: config.commandLine });
+    this.console = new ConsoleExporter({ format: config.output, redactQuery: config.redactQuery }, out);
+    this.metrics = new HttpMetrics(this.registry);
+    const tracesUrl = signalUrl(config, 'traces');
+    if (tracesUrl !== undefined) {
+      this.spans = new SpanQueue(
+        traceExporter(config, tracesUrl),
+        { maxQueueSize: config.spanQueueSize, maxBatchSize: config.spanBatchSize, delayMs: config.spanDelayMs },
+        (message) => log.warn({ endpoint: tracesUrl }, message),
+      );
+      log.info({ endpoint: tracesUrl, protocol: config.otlpProtocol, sampler: config.sampler }, 'exporting traces over OTLP');
+    }
+    const metricsUrl = signalUrl(config, 'metrics');
+    if (metricsUrl !== undefined) {
+      const exporter = metricExporter(config, metricsUrl);
+      // Count failed pushes: the SDK reader only logs them through diag.
+      const exportOnce = exporter.export.bind(exporter);
+      exporter.export = (metrics, done) =>
+        exportOnce(metrics, (result) => {
+          if (result.code !== 0) {
+            this.metricExportErrors++;
+            log.warn({ endpoint: metricsUrl, error: result.error?.message }, 'OTLP metric export failed; the next interval retries with cumulative values');
+          }
+          done(result);
+        });
+      const agent = resourceFromAttributes({
+        ...config.resourceAttributes,
+        'service.name': DISTRO_NAME,
+        'service.version': DISTRO_VERSION,
+        'host.name': os.hostname(),
+        'telemetry.distro.name': DISTRO_NAME,
+        'telemetry.distro.version': DISTRO_VERSION,
+      });
+      this.metrics.enableOtlp(exporter, agent, config.metricIntervalMs);
+      log.info({ endpoint: metricsUrl, protocol: config.otlpProtocol, intervalMs: config.metricIntervalMs }, 'exporting metrics over OTLP');
+    }
+  }
+
+  get metricExportFailures(): number {
+    return this.metricExportErrors;
+  }
+
+  export(tx: HttpTransaction): void {
+    const service = this.resources.serviceOf(tx.pid, tx.process);
+    const route = this.routes.route(service, tx.target);
+    if (route === undefined) return; // ignore pattern (health checks): not reported
+    tx.route = route;
+    this.console.export(tx);
+    this.metrics.record(tx, service);
+    if (this.spans && tx.sampled) this.spans.offer(toSpan(tx, this.resources.resourceOf(tx.pid, tx.process), this.config.redactQuery));
+  }
+
+  async shutdown(timeoutMs: number): Promise<void> {
+    await Promise.all([this.spans?.shutdown(timeoutMs), this.metrics.shutdown()]);
+  }
+}

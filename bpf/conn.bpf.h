@@ -131,20 +131,34 @@ static __always_inline __u64 sl_next_conn_id(void)
 }
 
 /* The connection entry for sk, created on first sight. role is only set
- * when known (connect/accept); data on an unseen socket leaves it unknown. */
+ * when known (connect/accept); data on an unseen socket leaves it unknown.
+ *
+ * struct sock memory is reused as soon as a socket is freed. An entry whose
+ * ports differ from the socket's belongs to a connection that is gone (its
+ * TCP_CLOSE raced with a syscall that re-created it): it is replaced, or the
+ * new connection would inherit a stale verdict and vanish. A socket already
+ * in TCP_CLOSE gets no entry, since nothing would ever delete it. */
 static __always_inline struct sl_conn *sl_conn_get(struct sock *sk, __u8 role)
 {
 	__u64 key = (__u64)sk;
 	struct sl_conn *c = bpf_map_lookup_elem(&sl_conns, &key);
 	struct sl_conn fresh = {};
+	__u32 ports = ((__u32)BPF_CORE_READ(sk, __sk_common.skc_num) << 16) |
+		      bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 
 	if (c) {
-		if (role && !c->role)
-			c->role = role;
-		return c;
+		if (c->ports == ports) {
+			if (role && !c->role)
+				c->role = role;
+			return c;
+		}
+		bpf_map_delete_elem(&sl_conns, &key);
 	}
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+		return NULL;
 	fresh.id = sl_next_conn_id();
 	fresh.role = role;
+	fresh.ports = ports;
 	if (!sl_port_wanted(sk))
 		fresh.klass = SL_CLASS_OTHER;
 	bpf_map_update_elem(&sl_conns, &key, &fresh, BPF_NOEXIST);

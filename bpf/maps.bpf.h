@@ -25,7 +25,7 @@ struct sl_conn {
 	__u8 klass;
 	__u8 tries;   /* payload-bearing syscalls judged without a verdict */
 	__u8 shipped; /* at least one event left the kernel: its close matters */
-	__u32 _pad;
+	__u32 ports;  /* local port << 16 | peer port: tells a reused struct sock */
 };
 
 /* Set by the loader before load; read-only (and so constant) afterwards. */

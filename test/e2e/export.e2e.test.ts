@@ -355,10 +355,15 @@ describe('export: the collector goes down, then comes back (real eBPF)', { skip:
       await receiver.stop();
       // 300 spans while nothing listens: at most QUEUE are kept.
       for (let i = 0; i < 150; i++) await get(`/down/${i}`);
-      // Capture completeness is the HTTP/1 suite's subject; here every count is
-      // taken against what the agent itself rebuilt (T), which the queue must
-      // account for exactly.
       await agent.waitFor(310, () => true);
+      const seen = agent.transactions();
+      const missing: string[] = [];
+      for (const p of [...Array(5).keys()].map((i) => `/up/${i}`).concat([...Array(150).keys()].map((i) => `/down/${i}`))) {
+        for (const role of ['server', 'client']) if (!seen.some((t) => t.path === p && t.role === role)) missing.push(`${role} ${p}`);
+      }
+      // Every exchange, both ends: sockets reused by the kernel must not inherit a dead connection's verdict.
+      assert.deepEqual(missing, [], `stats: ${(await httpGet(agent.adminPort, '/stats')).body}`);
+      assert.equal(seen.length, 310);
       await sleep(1500);
       const down = await stats();
       assert.ok(down.spans.queued <= QUEUE, `queue bounded: ${down.spans.queued}`);
@@ -377,6 +382,7 @@ describe('export: the collector goes down, then comes back (real eBPF)', { skip:
       }
       assert.equal(end.spans.queued, 0);
       const total = agent.transactions().length;
+      assert.equal(total, 320);
       assert.equal(total, JSON.parse((await httpGet(agent.adminPort, '/stats')).body).tracker.http1.transactions);
       assert.equal(end.spans.exported + end.spans.droppedQueueFull, total);
       assert.equal(receiver.spans.length, end.spans.exported);

@@ -107,7 +107,8 @@ describe('export: OTLP traces and metrics, Prometheus, trace context (real eBPF)
 
   it('spans carry the HTTP conventions, kernel times, status and the process resource', async () => {
     const before = receiver.spans.length;
-    await curl(srvPort, '/users/123?token=s3cret&page=2');
+    // Credentials in headers must reach no span and no attribute.
+    await curl(srvPort, '/users/123?token=s3cret&page=2', ['Authorization: Bearer t0psecret', 'Cookie: session=c00kie']);
     await curl(srvPort, '/boom');
     await curl(srvPort, '/missing');
     const spans = (await receiver.waitForSpans(before + 6, 20_000)).slice(before);
@@ -136,6 +137,16 @@ describe('export: OTLP traces and metrics, Prometheus, trace context (real eBPF)
       'user_agent.original': `curl/${curlVersion}`,
     });
     assert.equal(typeof server.attributes['network.peer.port'], 'number');
+    assert.doesNotMatch(JSON.stringify(mine, (_k, v) => (typeof v === 'bigint' ? String(v) : v)), /t0psecret|c00kie|s3cret/);
+    // The JSON line of the same exchange carries the same ids and route.
+    const line = agent.transactions().find((t) => t.role === 'server' && t.path === '/users/123');
+    assert.ok(line);
+    assert.deepEqual(
+      [line.traceId, line.spanId, line.parentSpanId, line.route, line.query],
+      [server.traceId, server.spanId, server.parentSpanId, '/users/{id}', 'token=REDACTED&page=REDACTED'],
+    );
+    const curlLine = agent.transactions().find((t) => t.role === 'client' && t.path === '/users/123');
+    assert.deepEqual([curlLine?.spanId, curlLine?.parentSpanId], [client.spanId, '']);
     assert.deepEqual(client.attributes, {
       'http.request.method': 'GET',
       'url.path': '/users/123',

@@ -1,12 +1,12 @@
 // RED metrics of every transaction, by the HTTP semantic conventions:
-// request duration and body sizes, for servers and clients. Recorded into
-// prom-client (scraped at /metrics, Prometheus names as OpenTelemetry's
-// Prometheus exporter derives them) and, when an endpoint is set, into an
-// OpenTelemetry MeterProvider pushed over OTLP.
-import type { Attributes, Histogram as OtelHistogram } from '@opentelemetry/api';
+// request duration and body sizes, for servers and clients. Recorded once,
+// into prom-client (scraped at /metrics, Prometheus names as OpenTelemetry's
+// Prometheus exporter derives them); when an endpoint is set, the same
+// aggregates are pushed over OTLP under their OpenTelemetry names.
 import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { Histogram, type Registry } from 'prom-client';
+import { PromHistogramProducer, type BridgedHistogram } from './otlp-metrics';
 import type { HttpTransaction } from '../transactions/transaction';
 import { parseHost, semconvMethod } from './spans';
 
@@ -24,12 +24,6 @@ interface Side {
   responseSize: Histogram<string>;
 }
 
-interface OtelSide {
-  duration: OtelHistogram;
-  requestSize: OtelHistogram;
-  responseSize: OtelHistogram;
-}
-
 function promSide(registry: Registry, side: 'server' | 'client'): Side {
   const labelNames = side === 'server' ? [...SERVER_LABELS] : [...CLIENT_LABELS];
   const make = (name: string, help: string, buckets: number[]) =>
@@ -43,7 +37,6 @@ function promSide(registry: Registry, side: 'server' | 'client'): Side {
 
 export class HttpMetrics {
   private readonly prom: Record<'server' | 'client', Side>;
-  private otel: Record<'server' | 'client', OtelSide> | undefined;
   private provider: MeterProvider | undefined;
 
   constructor(registry: Registry) {
@@ -52,23 +45,26 @@ export class HttpMetrics {
 
   /** Also push over OTLP, every intervalMs, with the agent's own resource. */
   enableOtlp(exporter: PushMetricExporter, resource: Resource, intervalMs: number): void {
+    const bridged: BridgedHistogram[] = [];
+    for (const s of ['server', 'client'] as const) {
+      const p = this.prom[s];
+      bridged.push(
+        { prom: p.duration, name: `http.${s}.request.duration`, unit: 's', description: `Duration of HTTP ${s} requests.`, boundaries: DURATION_BUCKETS },
+        { prom: p.requestSize, name: `http.${s}.request.body.size`, unit: 'By', description: `Size of HTTP ${s} request bodies.`, boundaries: SIZE_BUCKETS },
+        { prom: p.responseSize, name: `http.${s}.response.body.size`, unit: 'By', description: `Size of HTTP ${s} response bodies.`, boundaries: SIZE_BUCKETS },
+      );
+    }
     this.provider = new MeterProvider({
       resource,
-      readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: intervalMs, exportTimeoutMillis: Math.min(intervalMs, 30_000) })],
+      readers: [
+        new PeriodicExportingMetricReader({
+          exporter,
+          exportIntervalMillis: intervalMs,
+          exportTimeoutMillis: Math.min(intervalMs, 30_000),
+          metricProducers: [new PromHistogramProducer(bridged, resource)],
+        }),
+      ],
     });
-    const meter = this.provider.getMeter('sidelight');
-    const side = (s: 'server' | 'client'): OtelSide => ({
-      duration: meter.createHistogram(`http.${s}.request.duration`, {
-        unit: 's', description: `Duration of HTTP ${s} requests.`, advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-      }),
-      requestSize: meter.createHistogram(`http.${s}.request.body.size`, {
-        unit: 'By', description: `Size of HTTP ${s} request bodies.`, advice: { explicitBucketBoundaries: SIZE_BUCKETS },
-      }),
-      responseSize: meter.createHistogram(`http.${s}.response.body.size`, {
-        unit: 'By', description: `Size of HTTP ${s} response bodies.`, advice: { explicitBucketBoundaries: SIZE_BUCKETS },
-      }),
-    });
-    this.otel = { server: side('server'), client: side('client') };
   }
 
   record(tx: HttpTransaction, service: string): void {
@@ -81,30 +77,14 @@ export class HttpMetrics {
       http_route: tx.route ?? '',
       service_name: service,
     };
-    let address = '';
-    let port = 0;
     if (tx.role === 'client') {
       const host = tx.host !== undefined ? parseHost(tx.host) : undefined;
-      address = host?.address ?? tx.peer.address;
-      port = host?.port ?? tx.peer.port;
-      labels.server_address = address;
-      labels.server_port = port;
+      labels.server_address = host?.address ?? tx.peer.address;
+      labels.server_port = host?.port ?? tx.peer.port;
     }
     p.duration.observe(labels, seconds);
     p.requestSize.observe(labels, tx.requestBytes);
     p.responseSize.observe(labels, tx.responseBytes);
-    if (this.otel) {
-      const attrs: Attributes = { 'http.request.method': method, 'http.response.status_code': tx.status, 'service.name': service };
-      if (tx.route !== undefined) attrs['http.route'] = tx.route;
-      if (tx.role === 'client') {
-        attrs['server.address'] = address;
-        attrs['server.port'] = port;
-      }
-      const o = this.otel[tx.role];
-      o.duration.record(seconds, attrs);
-      o.requestSize.record(tx.requestBytes, attrs);
-      o.responseSize.record(tx.responseBytes, attrs);
-    }
   }
 
   /** Pushes what is recorded, then stops the OTLP reader. */

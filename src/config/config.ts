@@ -130,8 +130,12 @@ const ENV: Record<string, keyof Config> = {
 };
 
 function fail(key: string, raw: Raw, reason: string): never {
-  throw new ConfigError(`invalid ${key} ${JSON.stringify(raw.value)} (from ${raw.source}): ${reason}`);
+  // Header values are credentials (tokens, tenant keys): never echoed.
+  const shown = SECRET_KEYS.has(key) ? '(value hidden)' : JSON.stringify(raw.value);
+  throw new ConfigError(`invalid ${key} ${shown} (from ${raw.source}): ${reason}`);
 }
+
+const SECRET_KEYS = new Set(['otlp-headers']);
 
 function integer(key: string, raw: Raw, min: number, max: number): number {
   const v = typeof raw.value === 'string' ? raw.value.trim() : raw.value;
@@ -185,11 +189,11 @@ function keyValues(key: string, raw: Raw): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of stringList(key, raw)) {
     const eq = item.indexOf('=');
-    if (eq <= 0) fail(key, raw, `expected key=value pairs separated by commas (bad item "${item}")`);
+    if (eq <= 0) fail(key, raw, `expected key=value pairs separated by commas (bad item "${SECRET_KEYS.has(key) ? item.slice(0, Math.max(0, eq)) || '…' : item}")`);
     try {
       out[decodeURIComponent(item.slice(0, eq).trim())] = decodeURIComponent(item.slice(eq + 1).trim());
     } catch {
-      fail(key, raw, `bad percent-encoding in "${item}"`);
+      fail(key, raw, `bad percent-encoding in "${SECRET_KEYS.has(key) ? item.slice(0, eq) : item}"`);
     }
   }
   return out;

@@ -19,7 +19,7 @@ export interface SpanQueueOptions {
 export interface SpanQueueStats {
   /** Spans the endpoint accepted. */
   exported: number;
-  /** Spans dropped because the queue was full (endpoint slow or down). */
+  /** Spans dropped because the queue was full (endpoint slow or down), or left when the agent stopped. */
   droppedQueueFull: number;
   /** Failed export calls (each retried, batch kept while there is room). */
   exportErrors: number;
@@ -35,6 +35,10 @@ export class SpanQueue {
   private inFlight: Promise<void> | undefined;
   private backoffMs = 0;
   private lastError = '';
+  /** Failed calls since the last success, for the recovery message. */
+  private outageErrors = 0;
+  /** shutdown() has begun: only it starts exports now. */
+  private closing = false;
   private stopped = false;
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
@@ -49,7 +53,10 @@ export class SpanQueue {
   }
 
   offer(span: ReadableSpan): void {
-    if (this.stopped) return;
+    if (this.stopped) {
+      this.stats.droppedQueueFull++;
+      return;
+    }
     if (this.queue.length >= this.opts.maxQueueSize) {
       this.queue.shift();
       this.stats.droppedQueueFull++;
@@ -60,29 +67,38 @@ export class SpanQueue {
     else this.arm(this.backoffMs || this.opts.delayMs);
   }
 
-  /** Exports everything queued (best effort within timeoutMs), then stops. */
+  /**
+   * Exports what it can until timeoutMs has passed, never longer (a hung
+   * endpoint cannot hang the agent's exit), then counts the rest as dropped.
+   * An export still under way when time is up is counted when it settles.
+   */
   async shutdown(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    this.closing = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    const untilDeadline = <T>(p: Promise<T>) => {
+      let t: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (t = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
+      return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+    };
     while (Date.now() < deadline) {
       if (this.inFlight) {
-        await this.inFlight;
+        await untilDeadline(this.inFlight);
         continue;
       }
       if (this.queue.length === 0 || this.backoffMs > 0) break;
       this.kick();
     }
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
     this.stats.droppedQueueFull += this.queue.length;
     this.queue = [];
     this.stats.queued = 0;
-    await this.exporter.shutdown();
+    await untilDeadline(this.exporter.shutdown());
   }
 
   private arm(ms: number): void {
-    if (this.timer || this.inFlight || this.stopped) return;
+    if (this.timer || this.inFlight || this.closing) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.kick();
@@ -100,7 +116,7 @@ export class SpanQueue {
     this.inFlight = this.send(batch).finally(() => {
       this.inFlight = undefined;
       this.stats.inFlight = 0;
-      if (this.stopped) return;
+      if (this.closing) return; // shutdown() decides what is sent next
       if (this.backoffMs > 0) this.arm(this.backoffMs);
       else if (this.queue.length >= this.opts.maxBatchSize) this.kick();
       else if (this.queue.length > 0) this.arm(this.opts.delayMs);
@@ -117,12 +133,19 @@ export class SpanQueue {
     });
     if (result.code === ExportResultCode.SUCCESS) {
       this.stats.exported += batch.length;
-      if (this.backoffMs > 0) this.onError(`OTLP trace export recovered after ${this.stats.exportErrors} failed attempt(s)`);
+      if (this.outageErrors > 0) this.onError(`OTLP trace export recovered after ${this.outageErrors} failed attempt(s)`);
+      this.outageErrors = 0;
       this.backoffMs = 0;
       this.lastError = '';
       return;
     }
     this.stats.exportErrors++;
+    this.outageErrors++;
+    if (this.stopped) {
+      // Too late to retry: the agent has stopped.
+      this.stats.droppedQueueFull += batch.length;
+      return;
+    }
     const message = result.error?.message ?? 'unknown error';
     if (message !== this.lastError) this.onError(`OTLP trace export failed (${message}); retrying with backoff, spans kept up to the queue size`);
     this.lastError = message;

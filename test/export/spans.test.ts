@@ -1,0 +1,424 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { isError, parseHost, semconvMethod, spanAttributes, spanName, targetParts, toSpan } from '../../src/export/spans';
+import type { HttpTransaction } from '../../src/transactions/transaction';
+import { otlpRoot, spansFromRequest } from '../support/otlp-receiver';
+
+const PACKAGE_VERSION = (require('../../../package.json') as { version: string }).version;
+
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const SPAN_ID = '00f067aa0ba902b7';
+const PARENT_ID = 'b7ad6b7169203331';
+
+const serverTx: HttpTransaction = {
+  kind: 'http',
+  role: 'server',
+  protocol: 'HTTP/1.1',
+  pid: 42,
+  process: 'nginx',
+  method: 'GET',
+  target: '/users/42?token=abc&flag&page=2',
+  host: 'api.example.com:8443',
+  userAgent: 'curl/8.5.0',
+  status: 200,
+  startTimeUnixNano: 1_700_000_000_123_456_789n,
+  durationNs: 2_500_000_001,
+  requestBytes: 0,
+  responseBytes: 512,
+  local: { address: '10.0.0.5', port: 8080 },
+  peer: { address: '10.0.0.9', port: 51234 },
+  truncated: false,
+  traceId: TRACE_ID,
+  spanId: SPAN_ID,
+  parentSpanId: '',
+  traceState: '',
+  sampled: true,
+  route: '/users/:id',
+};
+
+const clientTx: HttpTransaction = {
+  ...serverTx,
+  role: 'client',
+  process: 'python3',
+  method: 'POST',
+  target: 'http://backend:9000/orders?id=7',
+  host: 'backend:9000',
+  userAgent: 'python-requests/2.31',
+  status: 201,
+  requestBytes: 128,
+  responseBytes: 64,
+  local: { address: '10.0.0.9', port: 40000 },
+  peer: { address: '10.0.0.7', port: 9000 },
+  parentSpanId: PARENT_ID,
+  route: undefined,
+};
+
+describe('semconvMethod', () => {
+  it('keeps the nine known methods', () => {
+    for (const m of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']) {
+      assert.equal(semconvMethod(m), m);
+    }
+  });
+  it('reports anything else as _OTHER (case-sensitive)', () => {
+    assert.equal(semconvMethod('FOO'), '_OTHER');
+    assert.equal(semconvMethod('get'), '_OTHER');
+    assert.equal(semconvMethod('PROPFIND'), '_OTHER');
+    assert.equal(semconvMethod(''), '_OTHER');
+  });
+});
+
+describe('parseHost', () => {
+  it('name without port', () => {
+    assert.deepEqual(parseHost('example.com'), { address: 'example.com', port: undefined });
+  });
+  it('name with port', () => {
+    assert.deepEqual(parseHost('example.com:8080'), { address: 'example.com', port: 8080 });
+  });
+  it('bracketed IPv6 with port', () => {
+    assert.deepEqual(parseHost('[::1]:9000'), { address: '::1', port: 9000 });
+  });
+  it('bracketed IPv6 without port', () => {
+    assert.deepEqual(parseHost('[::1]'), { address: '::1', port: undefined });
+  });
+  it('bracketed IPv6 with a bad port keeps the address, drops the port', () => {
+    assert.deepEqual(parseHost('[::1]:0'), { address: '::1', port: undefined });
+    assert.deepEqual(parseHost('[::1]:65536'), { address: '::1', port: undefined });
+    assert.deepEqual(parseHost('[::1]:x'), { address: '::1', port: undefined });
+  });
+  it('port out of range: no port, the header kept whole as the address', () => {
+    assert.deepEqual(parseHost('host:99999'), { address: 'host:99999', port: undefined });
+    assert.deepEqual(parseHost('host:0'), { address: 'host:0', port: undefined });
+  });
+  it('highest valid port', () => {
+    assert.deepEqual(parseHost('host:65535'), { address: 'host', port: 65535 });
+  });
+  it('IPv6 without brackets is an address, never address:port', () => {
+    assert.deepEqual(parseHost('a:b:c'), { address: 'a:b:c', port: undefined });
+    assert.deepEqual(parseHost('fe80::1:80'), { address: 'fe80::1:80', port: undefined });
+  });
+});
+
+describe('targetParts', () => {
+  it('origin-form without query', () => {
+    assert.deepEqual(targetParts('/users/42'), { path: '/users/42', query: undefined });
+  });
+  it('origin-form with query', () => {
+    assert.deepEqual(targetParts('/search?q=1&page=2'), { path: '/search', query: 'q=1&page=2' });
+    assert.deepEqual(targetParts('/p?'), { path: '/p', query: '' });
+  });
+  it('absolute-form with port, path and query', () => {
+    assert.deepEqual(targetParts('http://h:1/p?q=1'), { path: '/p', query: 'q=1' });
+    assert.deepEqual(targetParts('https://h/a/b'), { path: '/a/b', query: undefined });
+  });
+  it('absolute-form without path is /', () => {
+    assert.deepEqual(targetParts('http://h'), { path: '/', query: undefined });
+    assert.deepEqual(targetParts('http://h:8080'), { path: '/', query: undefined });
+  });
+  it('absolute-form without path but with query', () => {
+    assert.deepEqual(targetParts('http://h?x=1'), { path: '/', query: 'x=1' });
+    assert.deepEqual(targetParts('http://h?x=/y'), { path: '/', query: 'x=/y' });
+  });
+  it('asterisk-form', () => {
+    assert.deepEqual(targetParts('*'), { path: '*', query: undefined });
+  });
+});
+
+describe('spanName', () => {
+  it('method alone without route', () => {
+    assert.equal(spanName('GET', undefined), 'GET');
+  });
+  it('method and route', () => {
+    assert.equal(spanName('POST', '/orders/:id'), 'POST /orders/:id');
+  });
+  it('unknown method is HTTP', () => {
+    assert.equal(spanName('FOO', undefined), 'HTTP');
+    assert.equal(spanName('FOO', '/r'), 'HTTP /r');
+  });
+});
+
+describe('spanAttributes', () => {
+  it('server span, query redacted', () => {
+    assert.deepEqual(spanAttributes(serverTx, true), {
+      'http.request.method': 'GET',
+      'url.path': '/users/42',
+      'url.query': 'token=REDACTED&flag&page=REDACTED',
+      'url.scheme': 'http',
+      'http.route': '/users/:id',
+      'http.response.status_code': 200,
+      'server.address': 'api.example.com',
+      'server.port': 8443,
+      'client.address': '10.0.0.9',
+      'network.peer.address': '10.0.0.9',
+      'network.peer.port': 51234,
+      'network.protocol.version': '1.1',
+      'http.request.body.size': 0,
+      'http.response.body.size': 512,
+      'user_agent.original': 'curl/8.5.0',
+    });
+  });
+
+  it('server span, query kept when redaction is off', () => {
+    assert.equal(spanAttributes(serverTx, false)['url.query'], 'token=abc&flag&page=2');
+  });
+
+  it('server span: Host without port falls back to the local port; no Host falls back to the local socket', () => {
+    const noPort = spanAttributes({ ...serverTx, host: 'api.example.com' }, true);
+    assert.equal(noPort['server.address'], 'api.example.com');
+    assert.equal(noPort['server.port'], 8080);
+    const noHost = spanAttributes({ ...serverTx, host: undefined }, true);
+    assert.equal(noHost['server.address'], '10.0.0.5');
+    assert.equal(noHost['server.port'], 8080);
+  });
+
+  it('server span: unknown method, HTTP/1.0, truncated, no user agent, no query, no route', () => {
+    const tx: HttpTransaction = {
+      ...serverTx,
+      method: 'PROPFIND',
+      protocol: 'HTTP/1.0',
+      target: '/dav/file',
+      host: '[::1]:9000',
+      userAgent: undefined,
+      truncated: true,
+      status: 207,
+      route: undefined,
+    };
+    assert.deepEqual(spanAttributes(tx, true), {
+      'http.request.method': '_OTHER',
+      'http.request.method_original': 'PROPFIND',
+      'url.path': '/dav/file',
+      'url.scheme': 'http',
+      'http.response.status_code': 207,
+      'server.address': '::1',
+      'server.port': 9000,
+      'client.address': '10.0.0.9',
+      'network.peer.address': '10.0.0.9',
+      'network.peer.port': 51234,
+      'network.protocol.version': '1.0',
+      'http.request.body.size': 0,
+      'http.response.body.size': 512,
+      'sidelight.truncated': true,
+    });
+  });
+
+  it('client span, absolute-form target, query redacted', () => {
+    assert.deepEqual(spanAttributes(clientTx, true), {
+      'http.request.method': 'POST',
+      'url.path': '/orders',
+      'url.query': 'id=REDACTED',
+      'url.scheme': 'http',
+      'http.response.status_code': 201,
+      'server.address': 'backend',
+      'server.port': 9000,
+      'network.peer.address': '10.0.0.7',
+      'network.peer.port': 9000,
+      'network.protocol.version': '1.1',
+      'http.request.body.size': 128,
+      'http.response.body.size': 64,
+      'user_agent.original': 'python-requests/2.31',
+    });
+  });
+
+  it('client span, redaction off, Host without port falls back to the peer port', () => {
+    const tx: HttpTransaction = { ...clientTx, host: 'backend.internal', peer: { address: '10.0.0.7', port: 80 } };
+    assert.deepEqual(spanAttributes(tx, false), {
+      'http.request.method': 'POST',
+      'url.path': '/orders',
+      'url.query': 'id=7',
+      'url.scheme': 'http',
+      'http.response.status_code': 201,
+      'server.address': 'backend.internal',
+      'server.port': 80,
+      'network.peer.address': '10.0.0.7',
+      'network.peer.port': 80,
+      'network.protocol.version': '1.1',
+      'http.request.body.size': 128,
+      'http.response.body.size': 64,
+      'user_agent.original': 'python-requests/2.31',
+    });
+  });
+
+  it('client span without Host uses the peer for server.*', () => {
+    const a = spanAttributes({ ...clientTx, host: undefined }, true);
+    assert.equal(a['server.address'], '10.0.0.7');
+    assert.equal(a['server.port'], 9000);
+    assert.equal('client.address' in a, false);
+  });
+
+  it('client span: unknown method, HTTP/1.0, truncated, no user agent', () => {
+    const tx: HttpTransaction = { ...clientTx, method: 'purge', protocol: 'HTTP/1.0', userAgent: undefined, truncated: true, target: '/cache', route: '/cache' };
+    assert.deepEqual(spanAttributes(tx, true), {
+      'http.request.method': '_OTHER',
+      'http.request.method_original': 'purge',
+      'url.path': '/cache',
+      'url.scheme': 'http',
+      'http.route': '/cache',
+      'http.response.status_code': 201,
+      'server.address': 'backend',
+      'server.port': 9000,
+      'network.peer.address': '10.0.0.7',
+      'network.peer.port': 9000,
+      'network.protocol.version': '1.0',
+      'http.request.body.size': 128,
+      'http.response.body.size': 64,
+      'sidelight.truncated': true,
+    });
+  });
+});
+
+describe('isError', () => {
+  it('server: only 5xx', () => {
+    assert.equal(isError({ ...serverTx, status: 200 }), false);
+    assert.equal(isError({ ...serverTx, status: 404 }), false);
+    assert.equal(isError({ ...serverTx, status: 499 }), false);
+    assert.equal(isError({ ...serverTx, status: 500 }), true);
+    assert.equal(isError({ ...serverTx, status: 503 }), true);
+  });
+  it('client: 4xx and 5xx', () => {
+    assert.equal(isError({ ...clientTx, status: 200 }), false);
+    assert.equal(isError({ ...clientTx, status: 399 }), false);
+    assert.equal(isError({ ...clientTx, status: 400 }), true);
+    assert.equal(isError({ ...clientTx, status: 500 }), true);
+  });
+});
+
+describe('toSpan', () => {
+  const resource = resourceFromAttributes({ 'service.name': 'checkout', 'host.name': 'node-1' });
+
+  it('server root span', () => {
+    const span = toSpan(serverTx, resource, true);
+    assert.equal(span.name, 'GET /users/:id');
+    assert.equal(span.kind, SpanKind.SERVER);
+    assert.equal(span.kind, 1);
+    assert.deepEqual(span.spanContext(), { traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: TraceFlags.SAMPLED });
+    assert.equal(span.spanContext().traceFlags, 1);
+    assert.equal(span.spanContext().traceState, undefined);
+    assert.equal(span.parentSpanContext, undefined);
+    assert.deepEqual(span.startTime, [1_700_000_000, 123_456_789]);
+    assert.deepEqual(span.endTime, [1_700_000_002, 623_456_790]);
+    assert.deepEqual(span.duration, [2, 500_000_001]);
+    assert.deepEqual(span.status, { code: SpanStatusCode.UNSET });
+    assert.deepEqual(span.attributes, spanAttributes(serverTx, true));
+    assert.equal(span.resource, resource);
+    assert.deepEqual(span.instrumentationScope, { name: 'sidelight', version: PACKAGE_VERSION });
+    assert.equal(span.ended, true);
+    assert.deepEqual(span.links, []);
+    assert.deepEqual(span.events, []);
+    assert.equal(span.droppedAttributesCount, 0);
+    assert.equal(span.droppedEventsCount, 0);
+    assert.equal(span.droppedLinksCount, 0);
+  });
+
+  it('client child span with trace state', () => {
+    const tx: HttpTransaction = { ...clientTx, traceState: 'vendor=abc,other=x1', status: 502 };
+    const span = toSpan(tx, resource, false);
+    assert.equal(span.name, 'POST');
+    assert.equal(span.kind, SpanKind.CLIENT);
+    assert.equal(span.kind, 2);
+    const ctx = span.spanContext();
+    assert.equal(ctx.traceId, TRACE_ID);
+    assert.equal(ctx.spanId, SPAN_ID);
+    assert.equal(ctx.traceFlags, TraceFlags.SAMPLED);
+    assert.equal(ctx.traceState?.serialize(), 'vendor=abc,other=x1');
+    assert.equal(ctx.traceState?.get('vendor'), 'abc');
+    assert.deepEqual(span.parentSpanContext, { traceId: TRACE_ID, spanId: PARENT_ID, traceFlags: TraceFlags.SAMPLED });
+    assert.deepEqual(span.status, { code: SpanStatusCode.ERROR });
+    assert.equal(span.attributes['url.query'], 'id=7');
+    assert.equal(span.resource, resource);
+  });
+
+  it('status: client 4xx is an error, server 4xx is unset', () => {
+    assert.deepEqual(toSpan({ ...clientTx, status: 404 }, resource, true).status, { code: SpanStatusCode.ERROR });
+    assert.deepEqual(toSpan({ ...serverTx, status: 404 }, resource, true).status, { code: SpanStatusCode.UNSET });
+    assert.deepEqual(toSpan({ ...serverTx, status: 500 }, resource, true).status, { code: SpanStatusCode.ERROR });
+  });
+
+  it('end time carries nanoseconds over into seconds', () => {
+    const span = toSpan({ ...serverTx, durationNs: 1_900_000_000 }, resource, true);
+    assert.deepEqual(span.startTime, [1_700_000_000, 123_456_789]);
+    assert.deepEqual(span.endTime, [1_700_000_002, 23_456_789]);
+    assert.deepEqual(span.duration, [1, 900_000_000]);
+    const exact = toSpan({ ...serverTx, durationNs: 876_543_211 }, resource, true);
+    assert.deepEqual(exact.endTime, [1_700_000_001, 0]);
+    assert.deepEqual(exact.duration, [0, 876_543_211]);
+  });
+
+  it('unknown method: span named HTTP', () => {
+    assert.equal(toSpan({ ...serverTx, method: 'FOO', route: undefined }, resource, true).name, 'HTTP');
+    assert.equal(toSpan({ ...serverTx, method: 'FOO', route: '/r' }, resource, true).name, 'HTTP /r');
+  });
+});
+
+describe('toSpan through the official OTLP protobuf serializer', () => {
+  it('decodes back to the same span', () => {
+    const resource = resourceFromAttributes({ 'service.name': 'checkout' });
+    const server = toSpan({ ...serverTx, traceState: 'congo=t61rcWkgMzE' }, resource, true);
+    const client = toSpan({ ...clientTx, method: 'FOO', status: 404 }, resource, true);
+    const bytes = ProtobufTraceSerializer.serializeRequest([server, client]);
+    assert.ok(bytes instanceof Uint8Array);
+    const type = otlpRoot().lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
+    const decoded = type.toObject(type.decode(bytes), { longs: String, enums: Number, defaults: false, arrays: false });
+    const spans = spansFromRequest(decoded);
+    assert.equal(spans.length, 2);
+    const s = spans.find((x) => x.kind === 2);
+    const c = spans.find((x) => x.kind === 3);
+    assert.ok(s && c);
+
+    assert.equal(s.traceId, TRACE_ID);
+    assert.equal(s.spanId, SPAN_ID);
+    assert.equal(s.parentSpanId, '');
+    assert.equal(s.traceState, 'congo=t61rcWkgMzE');
+    assert.equal(s.name, 'GET /users/:id');
+    assert.equal(s.kind, 2);
+    assert.equal(s.startTimeUnixNano, 1_700_000_000_123_456_789n);
+    assert.equal(s.endTimeUnixNano, 1_700_000_002_623_456_790n);
+    assert.deepEqual(s.status, { code: 0, message: '' });
+    assert.deepEqual(s.attributes, {
+      'http.request.method': 'GET',
+      'url.path': '/users/42',
+      'url.query': 'token=REDACTED&flag&page=REDACTED',
+      'url.scheme': 'http',
+      'http.route': '/users/:id',
+      'http.response.status_code': 200,
+      'server.address': 'api.example.com',
+      'server.port': 8443,
+      'client.address': '10.0.0.9',
+      'network.peer.address': '10.0.0.9',
+      'network.peer.port': 51234,
+      'network.protocol.version': '1.1',
+      'http.request.body.size': 0,
+      'http.response.body.size': 512,
+      'user_agent.original': 'curl/8.5.0',
+    });
+    assert.equal(s.resource['service.name'], 'checkout');
+    assert.deepEqual(s.scope, { name: 'sidelight', version: PACKAGE_VERSION });
+
+    assert.equal(c.traceId, TRACE_ID);
+    assert.equal(c.spanId, SPAN_ID);
+    assert.equal(c.parentSpanId, PARENT_ID);
+    assert.equal(c.traceState, '');
+    assert.equal(c.name, 'HTTP');
+    assert.equal(c.kind, 3);
+    assert.equal(c.startTimeUnixNano, 1_700_000_000_123_456_789n);
+    assert.equal(c.endTimeUnixNano, 1_700_000_002_623_456_790n);
+    assert.deepEqual(c.status, { code: 2, message: '' });
+    assert.deepEqual(c.attributes, {
+      'http.request.method': '_OTHER',
+      'http.request.method_original': 'FOO',
+      'url.path': '/orders',
+      'url.query': 'id=REDACTED',
+      'url.scheme': 'http',
+      'http.response.status_code': 404,
+      'server.address': 'backend',
+      'server.port': 9000,
+      'network.peer.address': '10.0.0.7',
+      'network.peer.port': 9000,
+      'network.protocol.version': '1.1',
+      'http.request.body.size': 128,
+      'http.response.body.size': 64,
+      'user_agent.original': 'python-requests/2.31',
+    });
+  });
+});

@@ -41,11 +41,6 @@ export class ProcessResources {
     return this.entry(pid, processName).resource;
   }
 
-  /** Called when a pid may have been reused (the process name changed). */
-  forget(pid: number): void {
-    this.byPid.delete(pid);
-  }
-
   private entry(pid: number, processName: string): { resource: Resource; service: string; executable: string } {
     const hit = this.byPid.get(pid);
     if (hit && hit.executable === processName) return hit;

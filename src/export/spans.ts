@@ -36,7 +36,8 @@ export function parseHost(host: string): { address: string; port: number | undef
   const colon = host.lastIndexOf(':');
   if (colon > 0 && host.indexOf(':') === colon) {
     const port = Number(host.slice(colon + 1));
-    if (Number.isInteger(port) && port > 0 && port < 65536) return { address: host.slice(0, colon), port };
+    // A bad port is dropped, not folded into the name.
+    return { address: host.slice(0, colon), port: Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined };
   }
   return { address: host, port: undefined };
 }

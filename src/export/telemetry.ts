@@ -1,6 +1,7 @@
 // Fans each transaction out to the exporters, after the enrich stage gives
 // it a route and a service: console lines, RED metrics (Prometheus and
 // OTLP), and sampled spans (OTLP).
+import os from 'node:os';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/config';
@@ -13,7 +14,6 @@ import { HttpMetrics } from './metrics';
 import { metricExporter, signalUrl, traceExporter } from './otlp';
 import { SpanQueue } from './span-queue';
 import { toSpan } from './spans';
-import os from 'node:os';
 
 export class Telemetry {
   readonly registry = new Registry();

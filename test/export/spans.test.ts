@@ -88,9 +88,9 @@ describe('parseHost', () => {
     assert.deepEqual(parseHost('[::1]:65536'), { address: '::1', port: undefined });
     assert.deepEqual(parseHost('[::1]:x'), { address: '::1', port: undefined });
   });
-  it('port out of range: no port, the header kept whole as the address', () => {
-    assert.deepEqual(parseHost('host:99999'), { address: 'host:99999', port: undefined });
-    assert.deepEqual(parseHost('host:0'), { address: 'host:0', port: undefined });
+  it('port out of range: no port; the name without it is the address', () => {
+    assert.deepEqual(parseHost('host:99999'), { address: 'host', port: undefined });
+    assert.deepEqual(parseHost('host:0'), { address: 'host', port: undefined });
   });
   it('highest valid port', () => {
     assert.deepEqual(parseHost('host:65535'), { address: 'host', port: 65535 });

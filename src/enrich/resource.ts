@@ -23,8 +23,15 @@ export interface ResourceOptions {
 
 const MAX_PROCESSES = 16_384;
 
+export interface ProcessIdentity {
+  readonly service: string;
+  readonly resource: Resource;
+  /** The process name it was made for: a reused pid with another one gets a new identity. */
+  readonly executable: string;
+}
+
 export class ProcessResources {
-  private readonly byPid = new Map<number, { resource: Resource; service: string; executable: string }>();
+  private readonly byPid = new Map<number, ProcessIdentity>();
   private readonly host = os.hostname();
 
   constructor(
@@ -32,18 +39,13 @@ export class ProcessResources {
     private readonly opts: ResourceOptions,
   ) {}
 
-  /** service.name of a process (also the key of its route cap and a metric attribute). */
-  serviceOf(pid: number, processName: string): string {
-    return this.entry(pid, processName).service;
-  }
-
-  resourceOf(pid: number, processName: string): Resource {
-    return this.entry(pid, processName).resource;
-  }
-
-  private entry(pid: number, processName: string): { resource: Resource; service: string; executable: string } {
+  /** A process's service.name (also the key of its route cap and a metric attribute) and Resource: one lookup per transaction. */
+  of(pid: number, processName: string): ProcessIdentity {
     const hit = this.byPid.get(pid);
-    if (hit && hit.executable === processName) return hit;
+    return hit && hit.executable === processName ? hit : this.create(pid, processName);
+  }
+
+  private create(pid: number, processName: string): ProcessIdentity {
     const service = this.opts.serviceName ?? processName;
     const attrs: Record<string, string | number> = {
       ...this.opts.extra,

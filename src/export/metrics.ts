@@ -8,7 +8,7 @@ import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter }
 import { Histogram, type Registry } from 'prom-client';
 import { PromHistogramProducer, type BridgedHistogram } from './otlp-metrics';
 import type { HttpTransaction } from '../transactions/transaction';
-import { parseHost, semconvMethod } from './spans';
+import { semconvMethod, serverEndpoint } from './spans';
 
 /** Semantic-convention bucket boundaries of http.*.request.duration, in seconds. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -78,9 +78,9 @@ export class HttpMetrics {
       service_name: service,
     };
     if (tx.role === 'client') {
-      const host = tx.host !== undefined ? parseHost(tx.host) : undefined;
-      labels.server_address = host?.address ?? tx.peer.address;
-      labels.server_port = host?.port ?? tx.peer.port;
+      const endpoint = serverEndpoint(tx);
+      labels.server_address = endpoint.address;
+      labels.server_port = endpoint.port;
     }
     p.duration.observe(labels, seconds);
     p.requestSize.observe(labels, tx.requestBytes);

@@ -42,6 +42,16 @@ export function parseHost(host: string): { address: string; port: number | undef
   return { address: host, port: undefined };
 }
 
+/**
+ * server.address / server.port: the name the client addressed (Host
+ * header), else the server's socket (local for SERVER spans, peer for CLIENT).
+ */
+export function serverEndpoint(tx: HttpTransaction): { address: string; port: number } {
+  const socket = tx.role === 'server' ? tx.local : tx.peer;
+  const host = tx.host !== undefined ? parseHost(tx.host) : undefined;
+  return { address: host?.address ?? socket.address, port: host?.port ?? socket.port };
+}
+
 /** The path and query of a request target, origin-form or absolute-form. */
 export function targetParts(target: string): { path: string; query: string | undefined } {
   if (target.startsWith('http://') || target.startsWith('https://')) {
@@ -70,16 +80,10 @@ export function spanAttributes(tx: HttpTransaction, redact: boolean): Attributes
   a['url.scheme'] = 'http';
   if (tx.route !== undefined) a['http.route'] = tx.route;
   a['http.response.status_code'] = tx.status;
-  const host = tx.host !== undefined ? parseHost(tx.host) : undefined;
-  if (server) {
-    // The server's own name as the client addressed it, else the socket.
-    a['server.address'] = host?.address ?? tx.local.address;
-    a['server.port'] = host?.port ?? tx.local.port;
-    a['client.address'] = tx.peer.address;
-  } else {
-    a['server.address'] = host?.address ?? tx.peer.address;
-    a['server.port'] = host?.port ?? tx.peer.port;
-  }
+  const endpoint = serverEndpoint(tx);
+  a['server.address'] = endpoint.address;
+  a['server.port'] = endpoint.port;
+  if (server) a['client.address'] = tx.peer.address;
   a['network.peer.address'] = tx.peer.address;
   a['network.peer.port'] = tx.peer.port;
   a['network.protocol.version'] = tx.protocol === 'HTTP/1.0' ? '1.0' : '1.1';

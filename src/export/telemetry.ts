@@ -74,13 +74,14 @@ export class Telemetry {
   }
 
   export(tx: HttpTransaction): void {
-    const service = this.resources.serviceOf(tx.pid, tx.process);
+    const proc = this.resources.of(tx.pid, tx.process);
+    const service = proc.service;
     const route = this.routes.route(service, tx.target);
     if (route === undefined) return; // ignore pattern (health checks): not reported
     tx.route = route;
     this.console.export(tx);
     this.metrics.record(tx, service);
-    if (this.spans && tx.sampled) this.spans.offer(toSpan(tx, this.resources.resourceOf(tx.pid, tx.process), this.config.redactQuery));
+    if (this.spans && tx.sampled) this.spans.offer(toSpan(tx, proc.resource, this.config.redactQuery));
   }
 
   async shutdown(timeoutMs: number): Promise<void> {

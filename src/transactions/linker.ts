@@ -124,10 +124,7 @@ export class TraceLinker {
       this.fromRemote(ctx, remote, head.method, 'client');
     } else if (server) {
       this.stats.threadLinks++;
-      ctx.traceId = server.traceId;
-      ctx.parentSpanId = server.spanId;
-      ctx.traceState = server.traceState;
-      ctx.sampled = this.sampler.sampled(ctx.traceId, { traceId: server.traceId, spanId: server.spanId, sampled: server.sampled, remote: false }, head.method, 'client');
+      this.fromLocal(ctx, server, head.method, 'client');
     } else {
       this.root(ctx, head.method, 'client');
     }
@@ -183,15 +180,20 @@ export class TraceLinker {
     const client = this.takeSent(link.key, head);
     if (client) {
       this.stats.connectionLinks++;
-      ctx.traceId = client.traceId;
-      ctx.parentSpanId = client.spanId;
-      ctx.traceState = client.traceState;
-      ctx.sampled = this.sampler.sampled(ctx.traceId, { traceId: client.traceId, spanId: client.spanId, sampled: client.sampled, remote: false }, head.method, 'server');
+      this.fromLocal(ctx, client, head.method, 'server');
       return;
     }
     const remote = extractParent(head.trace);
     if (remote) this.fromRemote(ctx, remote, head.method, 'server');
     else this.root(ctx, head.method, 'server');
+  }
+
+  /** ctx becomes the child of a span sidelight made (same trace, its sampling decision as parent). */
+  private fromLocal(ctx: RequestContext, parent: RequestContext, name: string, kind: 'server' | 'client'): void {
+    ctx.traceId = parent.traceId;
+    ctx.parentSpanId = parent.spanId;
+    ctx.traceState = parent.traceState;
+    ctx.sampled = this.sampler.sampled(ctx.traceId, { traceId: parent.traceId, spanId: parent.spanId, sampled: parent.sampled, remote: false }, name, kind);
   }
 
   private fromRemote(ctx: RequestContext, remote: RemoteParent, name: string, kind: 'server' | 'client'): void {

@@ -11,7 +11,7 @@ const procs: ProcessInfo = {
 describe('process resources', () => {
   it('describes the process: service.name defaults to the executable, command line only when enabled', () => {
     const r = new ProcessResources(procs, { serviceName: undefined, extra: { 'deployment.environment.name': 'prod', 'service.name': 'x' }, commandLine: false });
-    const attrs = r.resourceOf(1, 'nginx').attributes;
+    const attrs = r.of(1, 'nginx').resource.attributes;
     assert.deepEqual(
       { ...attrs, 'telemetry.sdk.version': 'V' },
       {
@@ -28,22 +28,22 @@ describe('process resources', () => {
         'telemetry.distro.version': '0.1.0',
       },
     );
-    assert.equal(r.serviceOf(1, 'nginx'), 'nginx');
+    assert.equal(r.of(1, 'nginx').service, 'nginx');
     // One object per process: OTLP batches group spans by it.
-    assert.equal(r.resourceOf(1, 'nginx'), r.resourceOf(1, 'nginx'));
+    assert.equal(r.of(1, 'nginx').resource, r.of(1, 'nginx').resource);
   });
 
   it('configured service name for every process; process.command_line opt-in', () => {
     const r = new ProcessResources(procs, { serviceName: 'shop', extra: {}, commandLine: true });
-    assert.equal(r.serviceOf(1, 'nginx'), 'shop');
-    assert.equal(r.resourceOf(1, 'nginx').attributes['process.command_line'], 'nginx -g daemon off;');
-    assert.equal('process.command_line' in r.resourceOf(2, 'gone').attributes, false);
+    assert.equal(r.of(1, 'nginx').service, 'shop');
+    assert.equal(r.of(1, 'nginx').resource.attributes['process.command_line'], 'nginx -g daemon off;');
+    assert.equal('process.command_line' in r.of(2, 'gone').resource.attributes, false);
   });
 
   it('a reused pid with another executable gets a new resource', () => {
     const r = new ProcessResources(procs, { serviceName: undefined, extra: {}, commandLine: false });
-    const a = r.resourceOf(7, 'python3');
-    const b = r.resourceOf(7, 'java');
+    const a = r.of(7, 'python3').resource;
+    const b = r.of(7, 'java').resource;
     assert.notEqual(a, b);
     assert.equal(b.attributes['service.name'], 'java');
   });

@@ -139,25 +139,28 @@ describe('spanName', () => {
   });
 });
 
+/** serverTx's attributes with query values redacted. */
+const SERVER_ATTRS = {
+  'http.request.method': 'GET',
+  'url.path': '/users/42',
+  'url.query': 'token=REDACTED&flag&page=REDACTED',
+  'url.scheme': 'http',
+  'http.route': '/users/:id',
+  'http.response.status_code': 200,
+  'server.address': 'api.example.com',
+  'server.port': 8443,
+  'client.address': '10.0.0.9',
+  'network.peer.address': '10.0.0.9',
+  'network.peer.port': 51234,
+  'network.protocol.version': '1.1',
+  'http.request.body.size': 0,
+  'http.response.body.size': 512,
+  'user_agent.original': 'curl/8.5.0',
+};
+
 describe('spanAttributes', () => {
   it('server span, query redacted', () => {
-    assert.deepEqual(spanAttributes(serverTx, true), {
-      'http.request.method': 'GET',
-      'url.path': '/users/42',
-      'url.query': 'token=REDACTED&flag&page=REDACTED',
-      'url.scheme': 'http',
-      'http.route': '/users/:id',
-      'http.response.status_code': 200,
-      'server.address': 'api.example.com',
-      'server.port': 8443,
-      'client.address': '10.0.0.9',
-      'network.peer.address': '10.0.0.9',
-      'network.peer.port': 51234,
-      'network.protocol.version': '1.1',
-      'http.request.body.size': 0,
-      'http.response.body.size': 512,
-      'user_agent.original': 'curl/8.5.0',
-    });
+    assert.deepEqual(spanAttributes(serverTx, true), SERVER_ATTRS);
   });
 
   it('server span, query kept when redaction is off', () => {
@@ -375,23 +378,7 @@ describe('toSpan through the official OTLP protobuf serializer', () => {
     assert.equal(s.startTimeUnixNano, 1_700_000_000_123_456_789n);
     assert.equal(s.endTimeUnixNano, 1_700_000_002_623_456_790n);
     assert.deepEqual(s.status, { code: 0, message: '' });
-    assert.deepEqual(s.attributes, {
-      'http.request.method': 'GET',
-      'url.path': '/users/42',
-      'url.query': 'token=REDACTED&flag&page=REDACTED',
-      'url.scheme': 'http',
-      'http.route': '/users/:id',
-      'http.response.status_code': 200,
-      'server.address': 'api.example.com',
-      'server.port': 8443,
-      'client.address': '10.0.0.9',
-      'network.peer.address': '10.0.0.9',
-      'network.peer.port': 51234,
-      'network.protocol.version': '1.1',
-      'http.request.body.size': 0,
-      'http.response.body.size': 512,
-      'user_agent.original': 'curl/8.5.0',
-    });
+    assert.deepEqual(s.attributes, SERVER_ATTRS);
     assert.equal(s.resource['service.name'], 'checkout');
     assert.deepEqual(s.scope, { name: 'sidelight', version: PACKAGE_VERSION });
 

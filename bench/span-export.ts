@@ -52,7 +52,7 @@ function transaction(i: number): HttpTransaction {
     method: i % 5 === 0 ? 'POST' : 'GET', target: `/api/orders/${i}?expand=items`, host: 'shop.local:8080', userAgent: 'bench/1.0',
     status: i % 50 === 0 ? 503 : 200, startTimeUnixNano: BigInt(Date.now()) * 1_000_000n, durationNs: 1_234_567, requestBytes: 120,
     responseBytes: 2048, local: { address: '10.0.0.1', port: 8080 }, peer: { address: '10.0.0.2', port: 40000 + (i % 1000) },
-    truncated: false, traceId: newTraceId(), spanId: newSpanId(), parentSpanId: '', traceState: '', sampled: true, route: undefined,
+    truncated: false, traceId: newTraceId(), spanId: newSpanId(), parentSpanId: '', traceState: '', sampled: true, route: undefined, rpc: undefined, unknownFields: [], resetCode: undefined,
   };
 }
 

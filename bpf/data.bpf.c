@@ -64,10 +64,13 @@ static __always_inline __u64 sl_capturable(struct iovec *iov, __u64 iovcnt, __u6
 }
 
 /*
- * Judges a connection from the first bytes of its first payloads. Returns
- * false when it is not HTTP: nothing of it is shipped from then on.
+ * Judges a connection from the first bytes of its first payloads (`contig`
+ * bytes are contiguous at `first`). Returns false when it is not HTTP:
+ * nothing of it is shipped from then on. Connections that were running
+ * before the agent (role unknown) may be judged HTTP/2 from frame headers:
+ * they will never show a preface.
  */
-static __always_inline bool sl_judge(struct sl_conn *c, __u64 first)
+static __always_inline bool sl_judge(struct sl_conn *c, __u64 first, __u64 contig)
 {
 	__u8 head[16] = {};
 	__u8 k = SL_CLASS_UNKNOWN;
@@ -77,7 +80,9 @@ static __always_inline bool sl_judge(struct sl_conn *c, __u64 first)
 	if (!bpf_probe_read_user(head, sizeof(head), (void *)first))
 		k = sl_is_http1(head, sizeof(head)) ? SL_CLASS_HTTP1
 		    : sl_is_http2_preface(head, sizeof(head)) ? SL_CLASS_HTTP2
-							: SL_CLASS_UNKNOWN;
+		    : c->role == SL_ROLE_UNKNOWN && sl_is_http2_frames(head, first, contig)
+			? SL_CLASS_HTTP2
+			: SL_CLASS_UNKNOWN;
 	if (k) {
 		c->klass = k;
 	} else if (++c->tries >= SL_CLASSIFY_TRIES) {
@@ -121,8 +126,8 @@ static __always_inline void sl_capture_plain(struct sl_scratch *s, struct sl_con
 	}
 }
 
-/* An iovec array: each entry in chunks of its own (entries are not packed
- * together: that keeps the loop simple enough for the verifier). */
+/* An iovec array, gathered: consecutive entries are packed into chunks of
+ * sl_chunk_bytes, so a writev of many small frames costs few events. */
 static __always_inline void sl_capture_iov(struct sl_scratch *s, struct sl_conn *c,
 					   struct iovec *iov, __u64 total)
 {
@@ -131,8 +136,8 @@ static __always_inline void sl_capture_iov(struct sl_scratch *s, struct sl_conn 
 	struct iovec v;
 	int step;
 
-	cur->base = cur->left = cur->off = cur->next = 0;
-	for (step = 0; step < SL_MAX_IOV + SL_MAX_CHUNKS_PER_SYSCALL; step++) {
+	cur->base = cur->left = cur->off = cur->next = cur->fill = 0;
+	for (step = 0; step < 2 * SL_MAX_IOV + SL_MAX_CHUNKS_PER_SYSCALL; step++) {
 		__u64 len;
 
 		if (cur->off >= total)
@@ -146,12 +151,23 @@ static __always_inline void sl_capture_iov(struct sl_scratch *s, struct sl_conn 
 			cur->left = v.iov_len < total - cur->off ? v.iov_len : total - cur->off;
 			continue;
 		}
-		len = cur->left < chunk ? cur->left : chunk;
-		if (!sl_ship(s, c, cur->base, cur->off, len))
+		len = cur->left < chunk - cur->fill ? cur->left : chunk - cur->fill;
+		if (bpf_probe_read_user(s->payload + (cur->fill & SL_FILL_MASK), len & SL_LEN_MASK,
+					(void *)cur->base)) {
+			sl_stat_add(SL_STAT_READ_FAULTS, 1);
 			return;
+		}
+		cur->fill += len;
 		cur->base += len;
 		cur->left -= len;
 		cur->off += len;
+		if (cur->fill >= chunk || cur->off >= total) {
+			s->ev.klass = c->klass;
+			if (!sl_emit_chunk(s, cur->off - cur->fill, cur->fill))
+				return;
+			c->shipped = 1;
+			cur->fill = 0;
+		}
 	}
 }
 
@@ -211,7 +227,7 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 	want = (__u64)ret < sl_syscall_cap ? (__u64)ret : sl_syscall_cap;
 	if (kind == SL_BUF_PLAIN) {
 		plain = SL_SYSCALL_ARG2(regs);
-		if (!sl_judge(c, plain))
+		if (!sl_judge(c, plain, ret))
 			return 0;
 		s->ev.captured = want;
 		sl_capture_plain(s, c, plain, want);
@@ -240,7 +256,8 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 			c->shipped = 1;
 		return 0;
 	}
-	if (bpf_probe_read_user(&first, sizeof(first), iov) || !sl_judge(c, (__u64)first.iov_base))
+	if (bpf_probe_read_user(&first, sizeof(first), iov) ||
+	    !sl_judge(c, (__u64)first.iov_base, first.iov_len < (__u64)ret ? first.iov_len : (__u64)ret))
 		return 0;
 	sl_capture_iov(s, c, iov, want);
 	return 0;

@@ -16,8 +16,10 @@
 #define SL_MAX_CHUNK 8192
 /* Events one syscall may produce: bounds the per-syscall capture loop. */
 #define SL_MAX_CHUNKS_PER_SYSCALL 16
-/* iovec entries inspected per readv/writev/sendmsg/recvmsg. */
-#define SL_MAX_IOV 16
+/* iovec entries inspected per readv/writev/sendmsg/recvmsg (a power of two).
+ * HTTP/2 servers write many frames in one writev: Node answers ten streams
+ * with some 40 entries. */
+#define SL_MAX_IOV 128
 
 enum sl_event_type {
 	SL_EV_DATA = 1,  /* bytes moved by one socket syscall (one chunk of them) */

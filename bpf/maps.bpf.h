@@ -44,7 +44,7 @@ SL_SETTING(__u8, sl_filter_ports, 0);
 #define SL_LEN_MASK (2 * SL_MAX_CHUNK - 1)
 #define SL_SCRATCH_PAYLOAD (3 * SL_MAX_CHUNK)
 struct sl_iov_cursor {
-	__u64 base, left, off, next;
+	__u64 base, left, off, next, fill;
 };
 struct sl_scratch {
 	/* Loop state of the iovec walk lives here, not on the stack: the

@@ -12,11 +12,32 @@ import {
   type Http1Stats,
   type Http1Transaction,
 } from '../protocols/http1';
+import { Http2Session, newHttp2Stats, type Http2Stats, type Http2Transaction, type Side } from '../protocols/http2';
 import type { WallClock } from '../transactions/clock';
 import { linkKey, TraceLinker, type LinkState, type RequestContext } from '../transactions/linker';
 import type { HttpTransaction, Role } from '../transactions/transaction';
 
+const CLASS_UNKNOWN = 0;
 const CLASS_HTTP2 = 2;
+/** Unjudged bytes kept per connection, and syscalls (the kernel judges at most 4 before giving up). */
+const EARLY_BYTES = 16 * 1024;
+const EARLY_SYSCALLS = 4;
+
+/** The fields of a data event that placing it in the stream needs. */
+type Piece = Pick<DataEvent, 'tsNs' | 'tid' | 'streamPos' | 'syscallBytes' | 'captured' | 'chunkOffset' | 'direction' | 'payload'>;
+
+function pieceOf(ev: DataEvent): Piece {
+  return {
+    tsNs: ev.tsNs, tid: ev.tid, streamPos: ev.streamPos, syscallBytes: ev.syscallBytes,
+    captured: ev.captured, chunkOffset: ev.chunkOffset, direction: ev.direction, payload: ev.payload,
+  };
+}
+
+/** A connection's parser, fed by direction (0 egress, 1 ingress). */
+interface StreamSink {
+  push(dir: Side, data: Uint8Array, ts: bigint, syscallStart: boolean): void;
+  skip(dir: Side, n: number, ts: bigint): void;
+}
 
 export interface TrackerStats {
   connectionsOpened: number;
@@ -24,8 +45,8 @@ export interface TrackerStats {
   connectionsEvicted: number;
   /** Bytes seen before the connection's role could be told, not parsed. */
   bytesBeforeRole: number;
-  /** Bytes of protocols this build does not parse yet (HTTP/2). */
-  bytesUnsupported: number;
+  /** Bytes shipped before the kernel judged the connection's protocol (e.g. a server's greeting): not parsed. */
+  bytesUnclassified: number;
   /** Bytes past the per-syscall capture cap: stepped over by count, by design. */
   bytesUncaptured: number;
   /** Bytes whose events never arrived (ring buffer full, unreadable buffer): stepped over by count. */
@@ -33,12 +54,14 @@ export interface TrackerStats {
   /** Captured bytes that repeated bytes already placed in the stream. */
   bytesOverlapped: number;
   http1: Http1Stats;
+  http2: Http2Stats;
 }
 
 interface Connection {
   id: number;
   role: Role | undefined;
-  unsupported: boolean;
+  /** The kernel saw connect()/accept(): the whole stream is ours from byte 0. */
+  fromStart: boolean;
   local: Endpoint;
   peer: Endpoint;
   pid: number;
@@ -46,6 +69,10 @@ interface Connection {
   /** Next expected stream position, by direction. */
   next: [number, number];
   exchange: Http1Exchange<RequestContext> | undefined;
+  h1sink: StreamSink | undefined;
+  h2: Http2Session<RequestContext> | undefined;
+  /** Pieces shipped before the kernel's verdict, kept to be parsed once it comes. */
+  early: { pieces: Piece[]; bytes: number; syscalls: number } | undefined;
   /** Trace linking state, made with the exchange (the role is known by then). */
   link: LinkState | undefined;
   lastSeen: number;
@@ -69,7 +96,8 @@ export interface TrackerOptions {
 export class ConnectionTracker implements EventSink {
   readonly stats: TrackerStats = {
     connectionsOpened: 0, connectionsClosed: 0, connectionsEvicted: 0, bytesBeforeRole: 0,
-    bytesUnsupported: 0, bytesUncaptured: 0, bytesLost: 0, bytesOverlapped: 0, http1: newHttp1Stats(),
+    bytesUnclassified: 0, bytesUncaptured: 0, bytesLost: 0, bytesOverlapped: 0, http1: newHttp1Stats(),
+    http2: newHttp2Stats(),
   };
   private readonly conns = new Map<number, Connection>();
   private now = Date.now();
@@ -100,25 +128,60 @@ export class ConnectionTracker implements EventSink {
       c.process = this.processes.nameOf(ev.tgid, () => commOf(ev));
     }
     c.lastSeen = this.now;
-    const dir = ev.direction === DIR_EGRESS ? DIR_EGRESS : DIR_INGRESS;
+    if (ev.klass === CLASS_UNKNOWN && !c.exchange && !c.h2) {
+      this.holdEarly(c, ev);
+      return;
+    }
+    if (c.early) {
+      // The verdict came: what arrived before it is parsed first, in order.
+      const early = c.early;
+      c.early = undefined;
+      for (const p of early.pieces) this.piece(c, p, ev.klass);
+    }
+    this.piece(c, ev, ev.klass);
+  }
+
+  /**
+   * Keeps a copy of what the kernel shipped before judging the connection
+   * (an HTTP/2 server's SETTINGS precede the preface; a running connection
+   * is judged on its frames, maybe only at its second syscall), bounded by
+   * EARLY_BYTES and by the kernel's number of tries.
+   */
+  private holdEarly(c: Connection, ev: DataEvent): void {
+    const early = (c.early ??= { pieces: [], bytes: 0, syscalls: 0 });
+    if (ev.chunkOffset === 0) early.syscalls++;
+    if (early.syscalls <= EARLY_SYSCALLS && early.bytes + ev.payload.length <= EARLY_BYTES) {
+      early.bytes += ev.payload.length;
+      early.pieces.push({ ...pieceOf(ev), payload: Uint8Array.prototype.slice.call(ev.payload) });
+      return;
+    }
+    // Past the bound: not kept. Its bytes will show up as a counted gap if a verdict ever comes.
+    this.stats.bytesUnclassified += ev.payload.length;
+    if (early.syscalls > EARLY_SYSCALLS) early.pieces = [];
+  }
+
+  /** Places one piece at its exact stream position and hands it to the connection's parser. */
+  private piece(c: Connection, ev: Piece, klass: number): void {
+    const dir: Side = ev.direction === DIR_EGRESS ? DIR_EGRESS : DIR_INGRESS;
     const len = ev.payload.length;
     const start = ev.streamPos + ev.chunkOffset;
     const lastOfSyscall = ev.chunkOffset + len >= ev.captured;
     const syscallEnd = ev.streamPos + ev.syscallBytes;
-
-    if (ev.klass === CLASS_HTTP2) c.unsupported = true;
-    if (c.role === undefined && !c.unsupported) c.role = this.roleOf(ev, c);
-    if (c.role === undefined || c.unsupported) {
+    let sink: StreamSink | undefined;
+    if (klass === CLASS_HTTP2 || c.h2) {
+      sink = c.h2 ??= this.newHttp2(c);
+    } else {
+      if (c.role === undefined) c.role = this.roleOf(ev, c);
+      if (c.role !== undefined) sink = this.http1Sink(c);
+    }
+    if (!sink) {
       const end = lastOfSyscall ? Math.max(syscallEnd, start + len) : start + len;
       if (end > c.next[dir]) {
-        if (c.unsupported) this.stats.bytesUnsupported += end - c.next[dir];
-        else this.stats.bytesBeforeRole += end - c.next[dir];
+        this.stats.bytesBeforeRole += end - c.next[dir];
         c.next[dir] = end;
       }
       return;
     }
-    const ex = (c.exchange ??= this.newExchange(c));
-    const isRequest = (c.role === 'server') === (dir === DIR_INGRESS);
     const ts = ev.tsNs;
     this.tid = ev.tid;
     if (ts > this.lastTs) this.lastTs = ts;
@@ -127,24 +190,33 @@ export class ConnectionTracker implements EventSink {
     let at = start;
     if (at > c.next[dir]) {
       this.stats.bytesLost += at - c.next[dir];
-      this.skip(ex, isRequest, at - c.next[dir], ts);
+      sink.skip(dir, at - c.next[dir], ts);
     } else if (at < c.next[dir]) {
       const dup = Math.min(c.next[dir] - at, len);
       this.stats.bytesOverlapped += dup;
       payload = payload.subarray(dup);
       at += dup;
     }
-    if (payload.length > 0) {
-      if (isRequest) ex.pushRequest(payload, ts);
-      else ex.pushResponse(payload, ts);
-    }
+    if (payload.length > 0) sink.push(dir, payload, ts, at === ev.streamPos);
     c.next[dir] = Math.max(c.next[dir], at + payload.length);
     // The syscall's bytes past what was captured: stepped over by count.
     if (lastOfSyscall && syscallEnd > c.next[dir]) {
       this.stats.bytesUncaptured += syscallEnd - c.next[dir];
-      this.skip(ex, isRequest, syscallEnd - c.next[dir], ts);
+      sink.skip(dir, syscallEnd - c.next[dir], ts);
       c.next[dir] = syscallEnd;
     }
+  }
+
+  /** The HTTP/1 exchange as a sink by direction: requests flow toward the server. */
+  private http1Sink(c: Connection): StreamSink {
+    if (c.h1sink) return c.h1sink;
+    const ex = (c.exchange ??= this.newExchange(c));
+    const requestDir = c.role === 'server' ? DIR_INGRESS : DIR_EGRESS;
+    c.h1sink = {
+      push: (dir, data, ts) => (dir === requestDir ? ex.pushRequest(data, ts) : ex.pushResponse(data, ts)),
+      skip: (dir, n, ts) => (dir === requestDir ? ex.skipRequest(n, ts) : ex.skipResponse(n, ts)),
+    };
+    return c.h1sink;
   }
 
   onClose(ev: CloseEvent): void {
@@ -154,6 +226,7 @@ export class ConnectionTracker implements EventSink {
     this.conns.delete(ev.connId);
     this.stats.connectionsClosed++;
     c.exchange?.close(ev.tsNs);
+    c.h2?.close();
     if (c.link) this.linker.connectionClosed(c.link, ev.tsNs);
   }
 
@@ -180,21 +253,26 @@ export class ConnectionTracker implements EventSink {
     this.conns.delete(id);
     this.stats.connectionsEvicted++;
     c.exchange?.abandon();
+    c.h2?.close();
     if (c.link) this.linker.connectionClosed(c.link, this.lastTs);
   }
 
   private open(ev: DataEvent): Connection {
     const { local, peer } = endpointsOf(ev);
+    const role = ev.role === ROLE_SERVER ? 'server' : ev.role === ROLE_CLIENT ? 'client' : undefined;
     const c: Connection = {
       id: ev.connId,
-      role: ev.role === ROLE_SERVER ? 'server' : ev.role === ROLE_CLIENT ? 'client' : undefined,
-      unsupported: false,
+      role,
+      fromStart: role !== undefined,
       local,
       peer,
       pid: ev.tgid,
       process: this.processes.nameOf(ev.tgid, () => commOf(ev)),
       next: [0, 0],
       exchange: undefined,
+      h1sink: undefined,
+      h2: undefined,
+      early: undefined,
       link: undefined,
       lastSeen: this.now,
     };
@@ -204,9 +282,90 @@ export class ConnectionTracker implements EventSink {
     return c;
   }
 
+  private newHttp2(c: Connection): Http2Session<RequestContext> {
+    if (c.exchange) {
+      // Bytes parsed as HTTP/1 before the verdict arrived: that parse is void.
+      c.exchange.abandon();
+      c.exchange = undefined;
+      c.h1sink = undefined;
+    }
+    if (c.role === undefined && this.listeners.has(c.local.port)) c.role = 'server';
+    const clientSide: Side | undefined = c.role === undefined ? undefined : c.role === 'server' ? DIR_INGRESS : DIR_EGRESS;
+    if (c.role !== undefined) this.linkState(c);
+    return new Http2Session<RequestContext>(
+      (tx) => this.emit(this.fromHttp2(c, tx)),
+      this.stats.http2,
+      { clientSide, complete: c.fromStart, synced: [c.fromStart && c.next[0] === 0, c.fromStart && c.next[1] === 0] },
+      (head, startNs) => {
+        const link = this.linkState(c);
+        return c.role === 'server'
+          ? this.linker.serverRequest(link, this.tid, head, startNs)
+          : this.linker.clientRequest(link, this.tid, head, startNs);
+      },
+      (ctx) => ctx && this.linker.finished(ctx),
+      (side) => {
+        c.role = side === DIR_INGRESS ? 'server' : 'client';
+      },
+    );
+  }
+
+  private linkState(c: Connection): LinkState {
+    if (c.link) return c.link;
+    const server = c.role === 'server';
+    c.link = { key: server ? linkKey(c.peer, c.local) : linkKey(c.local, c.peer), unresolved: [] };
+    return c.link;
+  }
+
+  private common(c: Connection, ctx: RequestContext, startNs: bigint, endNs: bigint): Common {
+    return {
+      kind: 'http',
+      role: c.role ?? 'server',
+      pid: c.pid,
+      process: c.process,
+      startTimeUnixNano: this.clock.toUnixNano(startNs),
+      durationNs: Number(endNs - startNs),
+      local: c.local,
+      peer: c.peer,
+      traceId: ctx.traceId,
+      spanId: ctx.spanId,
+      parentSpanId: ctx.parentSpanId,
+      traceState: ctx.traceState,
+      sampled: ctx.sampled,
+      route: undefined,
+    };
+  }
+
+  private fromHttp2(c: Connection, tx: Http2Transaction<RequestContext>): HttpTransaction {
+    const ctx = tx.ctx as RequestContext;
+    this.linker.finished(ctx);
+    const g = tx.grpc;
+    return {
+      ...this.common(c, ctx, tx.startNs, tx.endNs),
+      protocol: 'HTTP/2',
+      method: tx.method ?? '',
+      target: tx.path ?? '',
+      host: tx.authority,
+      userAgent: tx.userAgent,
+      status: tx.status ?? 0,
+      requestBytes: tx.requestBodyBytes,
+      responseBytes: tx.responseBodyBytes,
+      truncated: tx.truncated,
+      rpc: g && {
+        system: 'grpc',
+        service: g.service,
+        method: g.method,
+        statusCode: g.statusCode,
+        requestMessages: g.requestMessages,
+        responseMessages: g.responseMessages,
+      },
+      unknownFields: tx.unknown,
+      resetCode: tx.resetCode,
+    };
+  }
+
   /** Role of a connection opened before the agent: by its listening port,
    * else by which side sends the request. */
-  private roleOf(ev: DataEvent, c: Connection): Role | undefined {
+  private roleOf(ev: Piece, c: Connection): Role | undefined {
     if (this.listeners.has(c.local.port)) return 'server';
     if (ev.chunkOffset !== 0 || ev.payload.length === 0) return undefined;
     const egress = ev.direction === DIR_EGRESS;
@@ -215,15 +374,9 @@ export class ConnectionTracker implements EventSink {
     return undefined;
   }
 
-  private skip(ex: Http1Exchange<RequestContext>, isRequest: boolean, n: number, ts: bigint): void {
-    if (isRequest) ex.skipRequest(n, ts);
-    else ex.skipResponse(n, ts);
-  }
-
   private newExchange(c: Connection): Http1Exchange<RequestContext> {
     const server = c.role === 'server';
-    const link: LinkState = { key: server ? linkKey(c.peer, c.local) : linkKey(c.local, c.peer), unresolved: [] };
-    c.link = link;
+    const link = this.linkState(c);
     return new Http1Exchange<RequestContext>(
       (tx) => this.emit(this.toTransaction(c, tx)),
       this.stats.http1,
@@ -238,29 +391,24 @@ export class ConnectionTracker implements EventSink {
     const ctx = tx.ctx as RequestContext;
     this.linker.finished(ctx);
     return {
-      kind: 'http',
-      role: c.role ?? 'server',
+      ...this.common(c, ctx, tx.startNs, tx.endNs),
       protocol: tx.protocol,
-      pid: c.pid,
-      process: c.process,
       method: tx.method,
       target: tx.target,
       host: tx.host,
       userAgent: tx.userAgent,
       status: tx.status,
-      startTimeUnixNano: this.clock.toUnixNano(tx.startNs),
-      durationNs: Number(tx.endNs - tx.startNs),
       requestBytes: tx.requestBodyBytes,
       responseBytes: tx.responseBodyBytes,
-      local: c.local,
-      peer: c.peer,
       truncated: tx.truncated,
-      traceId: ctx.traceId,
-      spanId: ctx.spanId,
-      parentSpanId: ctx.parentSpanId,
-      traceState: ctx.traceState,
-      sampled: ctx.sampled,
-      route: undefined,
+      rpc: undefined,
+      unknownFields: NO_UNKNOWN,
+      resetCode: undefined,
     };
   }
 }
+
+const NO_UNKNOWN: readonly never[] = [];
+
+/** Fields every transaction takes from its connection, timing and span context. */
+type Common = Pick<HttpTransaction, 'kind' | 'role' | 'pid' | 'process' | 'startTimeUnixNano' | 'durationNs' | 'local' | 'peer' | 'traceId' | 'spanId' | 'parentSpanId' | 'traceState' | 'sampled' | 'route'>;

@@ -35,6 +35,16 @@ export interface JsonTransaction {
   spanId: string;
   /** '' for a root span. */
   parentSpanId: string;
+  rpcSystem?: 'grpc';
+  rpcService?: string;
+  rpcMethod?: string;
+  grpcStatusCode?: number;
+  requestMessages?: number;
+  responseMessages?: number;
+  /** HTTP/2 RST_STREAM error code. */
+  resetCode?: number;
+  /** Fields that could not be decoded (attached mid-connection); their values above are placeholders. */
+  unknownFields?: string[];
 }
 
 export function toJson(tx: HttpTransaction, redact: boolean): JsonTransaction {
@@ -67,6 +77,17 @@ export function toJson(tx: HttpTransaction, redact: boolean): JsonTransaction {
   out.traceId = tx.traceId;
   out.spanId = tx.spanId;
   out.parentSpanId = tx.parentSpanId;
+  const rpc = tx.rpc;
+  if (rpc) {
+    out.rpcSystem = rpc.system;
+    if (rpc.service !== undefined) out.rpcService = rpc.service;
+    if (rpc.method !== undefined) out.rpcMethod = rpc.method;
+    if (rpc.statusCode !== undefined) out.grpcStatusCode = rpc.statusCode;
+    out.requestMessages = rpc.requestMessages;
+    out.responseMessages = rpc.responseMessages;
+  }
+  if (tx.resetCode !== undefined) out.resetCode = tx.resetCode;
+  if (tx.unknownFields.length > 0) out.unknownFields = [...tx.unknownFields];
   return out;
 }
 
@@ -90,7 +111,7 @@ export function toTextLine(tx: HttpTransaction, redact: boolean): string {
     formatTime(tx.startTimeUnixNano),
     `${tx.process}[${tx.pid}]`.padEnd(22),
     tx.role.padEnd(6),
-    tx.method.padEnd(7),
+    (tx.method === '' ? '?' : tx.method).padEnd(7),
     (shown.length > 48 ? `${shown.slice(0, 47)}…` : shown).padEnd(48),
     String(tx.status).padStart(3),
     formatDuration(tx.durationNs).padStart(9),

@@ -7,7 +7,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { Histogram, type Registry } from 'prom-client';
 import { PromHistogramProducer, type BridgedHistogram } from './otlp-metrics';
-import type { HttpTransaction } from '../transactions/transaction';
+import type { HttpTransaction, RpcCall } from '../transactions/transaction';
 import { semconvMethod, serverEndpoint } from './spans';
 
 /** Semantic-convention bucket boundaries of http.*.request.duration, in seconds. */
@@ -15,8 +15,30 @@ export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5
 /** Body sizes in bytes (the conventions set no boundaries): powers of 4 from 64 B to 64 MiB. */
 export const SIZE_BUCKETS = [0, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 
+/** Messages per call (rpc.*.requests_per_rpc / responses_per_rpc). */
+export const MESSAGE_BUCKETS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384];
+
 const SERVER_LABELS = ['http_request_method', 'http_response_status_code', 'http_route', 'service_name'] as const;
 const CLIENT_LABELS = [...SERVER_LABELS, 'server_address', 'server_port'] as const;
+const RPC_SERVER_LABELS = ['rpc_system', 'rpc_service', 'rpc_method', 'rpc_grpc_status_code', 'service_name'] as const;
+const RPC_CLIENT_LABELS = [...RPC_SERVER_LABELS, 'server_address', 'server_port'] as const;
+
+interface RpcSide {
+  duration: Histogram<string>;
+  requests: Histogram<string>;
+  responses: Histogram<string>;
+}
+
+function promRpcSide(registry: Registry, side: 'server' | 'client'): RpcSide {
+  const labelNames = side === 'server' ? [...RPC_SERVER_LABELS] : [...RPC_CLIENT_LABELS];
+  const make = (name: string, help: string, buckets: number[]) =>
+    new Histogram({ name, help, labelNames, buckets, registers: [registry] });
+  return {
+    duration: make(`rpc_${side}_call_duration_seconds`, `Duration of RPC ${side} calls.`, DURATION_BUCKETS),
+    requests: make(`rpc_${side}_requests_per_rpc`, `Request messages per RPC ${side} call.`, MESSAGE_BUCKETS),
+    responses: make(`rpc_${side}_responses_per_rpc`, `Response messages per RPC ${side} call.`, MESSAGE_BUCKETS),
+  };
+}
 
 interface Side {
   duration: Histogram<string>;
@@ -37,10 +59,12 @@ function promSide(registry: Registry, side: 'server' | 'client'): Side {
 
 export class HttpMetrics {
   private readonly prom: Record<'server' | 'client', Side>;
+  private readonly rpc: Record<'server' | 'client', RpcSide>;
   private provider: MeterProvider | undefined;
 
   constructor(registry: Registry) {
     this.prom = { server: promSide(registry, 'server'), client: promSide(registry, 'client') };
+    this.rpc = { server: promRpcSide(registry, 'server'), client: promRpcSide(registry, 'client') };
   }
 
   /** Also push over OTLP, every intervalMs, with the agent's own resource. */
@@ -52,6 +76,12 @@ export class HttpMetrics {
         { prom: p.duration, name: `http.${s}.request.duration`, unit: 's', description: `Duration of HTTP ${s} requests.`, boundaries: DURATION_BUCKETS },
         { prom: p.requestSize, name: `http.${s}.request.body.size`, unit: 'By', description: `Size of HTTP ${s} request bodies.`, boundaries: SIZE_BUCKETS },
         { prom: p.responseSize, name: `http.${s}.response.body.size`, unit: 'By', description: `Size of HTTP ${s} response bodies.`, boundaries: SIZE_BUCKETS },
+      );
+      const r = this.rpc[s];
+      bridged.push(
+        { prom: r.duration, name: `rpc.${s}.call.duration`, unit: 's', description: `Duration of RPC ${s} calls.`, boundaries: DURATION_BUCKETS },
+        { prom: r.requests, name: `rpc.${s}.requests_per_rpc`, unit: '{count}', description: `Request messages per RPC ${s} call.`, boundaries: MESSAGE_BUCKETS },
+        { prom: r.responses, name: `rpc.${s}.responses_per_rpc`, unit: '{count}', description: `Response messages per RPC ${s} call.`, boundaries: MESSAGE_BUCKETS },
       );
     }
     this.provider = new MeterProvider({
@@ -68,6 +98,10 @@ export class HttpMetrics {
   }
 
   record(tx: HttpTransaction, service: string): void {
+    if (tx.rpc) {
+      this.recordRpc(tx, tx.rpc, service);
+      return;
+    }
     const method = semconvMethod(tx.method);
     const seconds = tx.durationNs / 1e9;
     const p = this.prom[tx.role];
@@ -85,6 +119,26 @@ export class HttpMetrics {
     p.duration.observe(labels, seconds);
     p.requestSize.observe(labels, tx.requestBytes);
     p.responseSize.observe(labels, tx.responseBytes);
+  }
+
+  /** gRPC calls go to the RPC instruments only, so HTTP request counts stay HTTP's. */
+  private recordRpc(tx: HttpTransaction, rpc: RpcCall, service: string): void {
+    const labels: Record<string, string | number> = {
+      rpc_system: rpc.system,
+      rpc_service: rpc.service ?? '',
+      rpc_method: rpc.method ?? '',
+      rpc_grpc_status_code: rpc.statusCode ?? '',
+      service_name: service,
+    };
+    if (tx.role === 'client') {
+      const endpoint = serverEndpoint(tx);
+      labels.server_address = endpoint.address;
+      labels.server_port = endpoint.port;
+    }
+    const r = this.rpc[tx.role];
+    r.duration.observe(labels, tx.durationNs / 1e9);
+    r.requests.observe(labels, rpc.requestMessages);
+    r.responses.observe(labels, rpc.responseMessages);
   }
 
   /** Pushes what is recorded, then stops the OTLP reader. */

@@ -10,6 +10,10 @@ export interface SelfStats {
   bytesUnparsed: Record<string, number>;
   /** Parse errors by protocol. */
   parseErrors: Record<string, number>;
+  /** HTTP/2 state that could not be known (attached mid-connection, lost bytes), by what. */
+  http2Unknown: Record<string, number>;
+  /** HTTP/2 streams that did not end in a response, by outcome. */
+  http2Streams: Record<string, number>;
   connectionsTracked: number;
   transactions: number;
   spansExported: number;
@@ -53,6 +57,8 @@ export function registerSelfMetrics(registry: Registry, stats: () => SelfStats):
   mirrored(registry, 'sidelight_kernel_drops_total', 'Events the kernel could not put in the ring buffer.', undefined, (s) => s.kernelDrops, snap);
   mirrored(registry, 'sidelight_bytes_unparsed_total', 'Payload bytes not parsed, by reason.', 'reason', (s) => s.bytesUnparsed, snap);
   mirrored(registry, 'sidelight_parse_errors_total', 'Parse errors (framing lost), by protocol.', 'protocol', (s) => s.parseErrors, snap);
+  mirrored(registry, 'sidelight_http2_unknown_total', 'HTTP/2 header state the agent could not know: HPACK references to entries from before it attached, transactions reported with unknown fields, header blocks lost.', 'what', (s) => s.http2Unknown, snap);
+  mirrored(registry, 'sidelight_http2_streams_total', 'HTTP/2 streams by how they ended other than with a response: reset, unanswered (closed, GOAWAY, evicted), response without a seen request.', 'outcome', (s) => s.http2Streams, snap);
   mirrored(registry, 'sidelight_transactions_total', 'Transactions rebuilt.', undefined, (s) => s.transactions, snap);
   mirrored(registry, 'sidelight_spans_exported_total', 'Spans accepted by the OTLP endpoint.', undefined, (s) => s.spansExported, snap);
   mirrored(registry, 'sidelight_spans_dropped_total', 'Spans not exported, by reason.', 'reason', (s) => s.spansDropped, snap);

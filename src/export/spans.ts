@@ -68,35 +68,81 @@ export function spanName(method: string, route: string | undefined): string {
   return route === undefined ? m : `${m} ${route}`;
 }
 
+/** gRPC codes that mean the server failed (RPC semantic conventions); a client counts every non-OK code. */
+const GRPC_SERVER_ERRORS = new Set([2, 4, 12, 13, 14, 15]);
+
+/** Span name of a gRPC call: "{rpc.service}/{rpc.method}", or "grpc" when the path was unknown. */
+export function rpcSpanName(tx: HttpTransaction): string {
+  const rpc = tx.rpc;
+  return rpc && rpc.service !== undefined && rpc.method !== undefined ? `${rpc.service}/${rpc.method}` : 'grpc';
+}
+
 export function spanAttributes(tx: HttpTransaction, redact: boolean): Attributes {
   const server = tx.role === 'server';
-  const { path, query } = targetParts(tx.target);
-  const a: Attributes = {
-    'http.request.method': semconvMethod(tx.method),
-  };
-  if (a['http.request.method'] === '_OTHER') a['http.request.method_original'] = tx.method;
-  a['url.path'] = path;
-  if (query !== undefined) a['url.query'] = redact ? redactQuery(query) : query;
-  a['url.scheme'] = 'http';
-  if (tx.route !== undefined) a['http.route'] = tx.route;
-  a['http.response.status_code'] = tx.status;
+  const a: Attributes = {};
+  const rpc = tx.rpc;
+  if (rpc) {
+    a['rpc.system'] = rpc.system;
+    if (rpc.service !== undefined) a['rpc.service'] = rpc.service;
+    if (rpc.method !== undefined) a['rpc.method'] = rpc.method;
+    if (rpc.statusCode !== undefined) a['rpc.grpc.status_code'] = rpc.statusCode;
+    a['sidelight.rpc.request_messages'] = rpc.requestMessages;
+    a['sidelight.rpc.response_messages'] = rpc.responseMessages;
+  } else {
+    const method = semconvMethod(tx.method);
+    a['http.request.method'] = method;
+    if (method === '_OTHER' && tx.method !== '') a['http.request.method_original'] = tx.method;
+    if (tx.target !== '') {
+      const { path, query } = targetParts(tx.target);
+      a['url.path'] = path;
+      if (query !== undefined) a['url.query'] = redact ? redactQuery(query) : query;
+    }
+    a['url.scheme'] = 'http';
+    if (tx.route !== undefined) a['http.route'] = tx.route;
+    if (tx.status !== 0) a['http.response.status_code'] = tx.status;
+  }
   const endpoint = serverEndpoint(tx);
   a['server.address'] = endpoint.address;
   a['server.port'] = endpoint.port;
   if (server) a['client.address'] = tx.peer.address;
   a['network.peer.address'] = tx.peer.address;
   a['network.peer.port'] = tx.peer.port;
-  a['network.protocol.version'] = tx.protocol === 'HTTP/1.0' ? '1.0' : '1.1';
+  a['network.protocol.version'] = tx.protocol === 'HTTP/2' ? '2' : tx.protocol === 'HTTP/1.0' ? '1.0' : '1.1';
   a['http.request.body.size'] = tx.requestBytes;
   a['http.response.body.size'] = tx.responseBytes;
   if (tx.userAgent !== undefined) a['user_agent.original'] = tx.userAgent;
+  if (tx.resetCode !== undefined) {
+    a['sidelight.http2.reset_code'] = tx.resetCode;
+    if (isError(tx)) a['error.type'] = h2ErrorName(tx.resetCode);
+  }
+  if (tx.unknownFields.length > 0) a['sidelight.unknown_fields'] = [...tx.unknownFields];
   if (tx.truncated) a['sidelight.truncated'] = true;
   return a;
 }
 
-/** Error for 5xx on SERVER spans, for 4xx and 5xx on CLIENT spans; unset otherwise. */
+const H2_ERRORS = [
+  'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED',
+];
+
+/** RFC 9113 §7 error code name (the number for codes it does not define). */
+export function h2ErrorName(code: number): string {
+  return H2_ERRORS[code] ?? String(code);
+}
+
+/**
+ * HTTP: error for 5xx on SERVER spans, for 4xx and 5xx on CLIENT spans.
+ * gRPC: the RPC conventions' server codes, any non-OK code on clients.
+ * A stream reset before its response is a client error (the call failed) and
+ * not the server's. Unset otherwise.
+ */
 export function isError(tx: HttpTransaction): boolean {
-  return tx.status >= 500 || (tx.role === 'client' && tx.status >= 400);
+  const client = tx.role === 'client';
+  const code = tx.rpc?.statusCode;
+  if (code !== undefined) return client ? code !== 0 : GRPC_SERVER_ERRORS.has(code);
+  if (tx.status === 0) return client && tx.resetCode !== undefined;
+  return tx.status >= 500 || (client && tx.status >= 400);
 }
 
 export function toSpan(tx: HttpTransaction, resource: Resource, redact: boolean): ReadableSpan {
@@ -107,7 +153,7 @@ export function toSpan(tx: HttpTransaction, resource: Resource, redact: boolean)
   const parent: SpanContext | undefined =
     tx.parentSpanId === '' ? undefined : { traceId: tx.traceId, spanId: tx.parentSpanId, traceFlags: TraceFlags.SAMPLED };
   return {
-    name: spanName(tx.method, tx.route),
+    name: tx.rpc ? rpcSpanName(tx) : spanName(tx.method, tx.route),
     kind: tx.role === 'server' ? SpanKind.SERVER : SpanKind.CLIENT,
     spanContext: () => ctx,
     parentSpanContext: parent,

@@ -76,9 +76,12 @@ export class Telemetry {
   export(tx: HttpTransaction): void {
     const proc = this.resources.of(tx.pid, tx.process);
     const service = proc.service;
-    const route = this.routes.route(service, tx.target);
-    if (route === undefined) return; // ignore pattern (health checks): not reported
-    tx.route = route;
+    // An unknown path (HTTP/2 attached mid-connection) has no route to derive.
+    if (tx.target !== '' || !tx.unknownFields.includes('path')) {
+      const route = this.routes.route(service, tx.target);
+      if (route === undefined) return; // ignore pattern (health checks): not reported
+      tx.route = route;
+    }
     this.console.export(tx);
     this.metrics.record(tx, service);
     if (this.spans && tx.sampled) this.spans.offer(toSpan(tx, proc.resource, this.config.redactQuery));

@@ -16,7 +16,14 @@
 // A server span's trace is settled lazily (when a child needs it or when it
 // ends): by then the matching client request has surely been seen, even if
 // the kernel reported the server's read before the client's write.
-import type { Http1RequestHead } from '../protocols/http1/message';
+import type { TraceHeaders } from '../protocols/http1/message';
+
+/** What linking needs of a request head (HTTP/1 and HTTP/2 alike). */
+export interface RequestHead {
+  readonly method: string;
+  readonly target: string;
+  readonly trace: TraceHeaders | undefined;
+}
 import { ALWAYS_ON, type SpanSampler } from './sampling';
 import { extractParent, newSpanId, newTraceId, type RemoteParent } from './tracecontext';
 
@@ -27,7 +34,7 @@ export class RequestContext {
   traceState = '';
   sampled = true;
   /** Set until the trace is settled (server requests only). */
-  pending: { head: Http1RequestHead; link: LinkState } | undefined;
+  pending: { head: RequestHead; link: LinkState } | undefined;
   /** Thread that read a server request (-1: a client request). */
   tid = -1;
 
@@ -91,7 +98,7 @@ export class TraceLinker {
 
   constructor(private readonly sampler: SpanSampler = ALWAYS_ON) {}
 
-  serverRequest(link: LinkState, tid: number, head: Http1RequestHead, startNs: bigint): RequestContext {
+  serverRequest(link: LinkState, tid: number, head: RequestHead, startNs: bigint): RequestContext {
     const ctx = new RequestContext(newSpanId(), startNs);
     ctx.pending = { head, link };
     link.unresolved.push(ctx);
@@ -107,7 +114,7 @@ export class TraceLinker {
     return ctx;
   }
 
-  clientRequest(link: LinkState, tid: number, head: Http1RequestHead, startNs: bigint): RequestContext {
+  clientRequest(link: LinkState, tid: number, head: RequestHead, startNs: bigint): RequestContext {
     const ctx = new RequestContext(newSpanId(), startNs);
     const remote = extractParent(head.trace);
     const inFlight = this.threads.get(tid);
@@ -175,7 +182,7 @@ export class TraceLinker {
   }
 
   private resolve(ctx: RequestContext): void {
-    const { head, link } = ctx.pending as { head: Http1RequestHead; link: LinkState };
+    const { head, link } = ctx.pending as { head: RequestHead; link: LinkState };
     ctx.pending = undefined;
     const client = this.takeSent(link.key, head);
     if (client) {
@@ -226,7 +233,7 @@ export class TraceLinker {
    * some the client sent (lost events): those are passed over, but only to
    * reach one with the same method and target.
    */
-  private takeSent(key: string, head: Http1RequestHead): RequestContext | undefined {
+  private takeSent(key: string, head: RequestHead): RequestContext | undefined {
     const peer = this.peers.get(key);
     if (!peer) return undefined;
     const i = peer.sent.findIndex((s) => s.method === head.method && s.target === head.target);

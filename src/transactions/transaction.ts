@@ -3,17 +3,36 @@ import type { Endpoint } from '../capture/events';
 
 export type Role = 'server' | 'client';
 
+/** A gRPC call carried by an HTTP/2 stream. */
+export interface RpcCall {
+  system: 'grpc';
+  /** undefined when the :path could not be known (see unknownFields). */
+  service: string | undefined;
+  method: string | undefined;
+  /** grpc-status from the trailers; undefined if the stream ended without one. */
+  statusCode: number | undefined;
+  /** Length-prefixed messages in each direction (lower bounds if some DATA was not captured). */
+  requestMessages: number;
+  responseMessages: number;
+}
+
+/** Fields a transaction could not know: HTTP/2 headers coded against table state from before the agent attached. */
+export type UnknownField = 'method' | 'path' | 'authority' | 'status' | 'grpcStatus';
+
 export interface HttpTransaction {
   kind: 'http';
   role: Role;
-  protocol: 'HTTP/1.1' | 'HTTP/1.0';
+  protocol: 'HTTP/1.1' | 'HTTP/1.0' | 'HTTP/2';
   pid: number;
   process: string;
+  /** '' when unknown (unknownFields says so). */
   method: string;
-  /** Request target as sent, query included (exporters redact it). */
+  /** Request target as sent, query included (exporters redact it); HTTP/2's :path. '' when unknown. */
   target: string;
+  /** Host header, or HTTP/2's :authority. */
   host: string | undefined;
   userAgent: string | undefined;
+  /** 0 when no response status was seen (a reset stream) or it was unknown. */
   status: number;
   /** Wall-clock Unix time of the request's first byte, in nanoseconds. */
   startTimeUnixNano: bigint;
@@ -35,4 +54,10 @@ export interface HttpTransaction {
   sampled: boolean;
   /** http.route, set by the route stage (undefined: not derived yet, or ignored). */
   route: string | undefined;
+  /** gRPC details; undefined for plain HTTP. */
+  rpc: RpcCall | undefined;
+  /** Empty unless some header could not be decoded (HTTP/2 attached mid-connection). */
+  unknownFields: readonly UnknownField[];
+  /** HTTP/2 RST_STREAM error code when the stream was reset. */
+  resetCode: number | undefined;
 }

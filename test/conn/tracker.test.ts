@@ -7,6 +7,7 @@ import { ConnectionTracker } from '../../src/conn/tracker';
 import { WallClock } from '../../src/transactions/clock';
 import type { HttpTransaction } from '../../src/transactions/transaction';
 import { closeRecord, dataRecord, type DataSpec } from '../support/batch';
+import * as h2 from '../support/h2';
 
 const IN = 1 as const;
 const OUT = 0 as const;
@@ -52,6 +53,7 @@ describe('connection tracker', () => {
         userAgent: undefined, status: 200, startTimeUnixNano: 1_000_000_000_010n, durationNs: 30, requestBytes: 0,
         responseBytes: 30000, local: undefined, peer: undefined, truncated: false,
         traceId: 'T', spanId: 'S', parentSpanId: '', traceState: '', sampled: true, route: undefined,
+        rpc: undefined, unknownFields: [], resetCode: undefined,
       },
     );
     assert.deepEqual([tracker.stats.bytesUncaptured, tracker.stats.bytesLost], [16384 - 4096 + 13616 - 4096, 0]);
@@ -109,13 +111,36 @@ describe('connection tracker', () => {
     assert.equal(tracker.size, 0);
   });
 
-  it('HTTP/2 connections are counted as unsupported, never parsed as HTTP/1', () => {
+  it('HTTP/2 from the start: the server SETTINGS sent before the verdict are parsed once it comes', () => {
     const { txs, tracker, feed } = setup();
-    const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-    feed({ ts: 1n, connId: 4, streamPos: 0, syscallBytes: preface.length, payload: preface, direction: IN, klass: 2 });
-    assert.equal(txs.length, 0);
-    assert.equal(tracker.stats.bytesUnsupported, preface.length);
-    assert.equal(tracker.stats.http1.parseErrors, 0);
+    const srvSettings = h2.settings([[3, 100]]);
+    const request = Buffer.concat([h2.PREFACE, h2.settings(), h2.headers(1, h2.literals({ ':method': 'GET', ':path': '/x', ':authority': 'h' }), true)]);
+    const response = Buffer.concat([h2.headers(1, h2.literals({ ':status': '204' }), true)]);
+    feed(
+      { ts: 1n, connId: 4, streamPos: 0, syscallBytes: srvSettings.length, payload: srvSettings, direction: OUT, klass: 0 },
+      { ts: 2n, connId: 4, streamPos: 0, syscallBytes: request.length, payload: request, direction: IN, klass: 2 },
+      { ts: 5n, connId: 4, streamPos: srvSettings.length, syscallBytes: response.length, payload: response, direction: OUT, klass: 2 },
+    );
+    assert.deepEqual(
+      txs.map((tx) => [tx.role, tx.protocol, tx.method, tx.target, tx.host, tx.status, tx.durationNs]),
+      [['server', 'HTTP/2', 'GET', '/x', 'h', 204, 3]],
+    );
+    assert.deepEqual([tracker.stats.bytesUnclassified, tracker.stats.http1.parseErrors, tracker.stats.http2.frames.desyncs], [0, 0, 0]);
+  });
+
+  it('a running HTTP/2 connection judged at its second syscall: the first one is not lost', () => {
+    const { txs, feed } = setup();
+    const request = h2.headers(9, h2.literals({ ':method': 'POST', ':path': '/a.B/C', 'content-type': 'application/grpc' }), true);
+    const response = h2.headers(9, h2.literals({ ':status': '200', 'grpc-status': '0' }), true);
+    const at = 0;
+    feed(
+      { ts: 1n, connId: 5, streamPos: at, syscallBytes: request.length, payload: request, direction: OUT, role: 0, klass: 0, local: [[127, 0, 0, 1], 40001], peer: [[127, 0, 0, 1], 50051] },
+      { ts: 4n, connId: 5, streamPos: at, syscallBytes: response.length, payload: response, direction: IN, role: 0, klass: 2, local: [[127, 0, 0, 1], 40001], peer: [[127, 0, 0, 1], 50051] },
+    );
+    assert.deepEqual(
+      txs.map((tx) => [tx.role, tx.method, tx.target, tx.rpc?.service, tx.rpc?.method, tx.rpc?.statusCode, tx.durationNs, tx.unknownFields]),
+      [['client', 'POST', '/a.B/C', 'a.B', 'C', 0, 3, []]],
+    );
   });
 
   it('keeps at most maxConnections, evicting the least recently seen', () => {

@@ -11,6 +11,9 @@ const tx: HttpTransaction = {
   local: { address: '127.0.0.1', port: 8080 }, peer: { address: '::1', port: 50000 }, truncated: false,
   traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', parentSpanId: '', traceState: '', sampled: true,
   route: '/search',
+  rpc: undefined,
+  unknownFields: [],
+  resetCode: undefined,
 };
 
 describe('console output', () => {

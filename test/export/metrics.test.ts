@@ -46,6 +46,9 @@ const base: HttpTransaction = {
   traceState: '',
   sampled: true,
   route: '/users/:id',
+  rpc: undefined,
+  unknownFields: [],
+  resetCode: undefined,
 };
 
 const server = (o: Partial<HttpTransaction>): HttpTransaction => ({ ...base, ...o });
@@ -188,6 +191,27 @@ describe('HttpMetrics, Prometheus exposition', () => {
     assert.equal(samples(text, 'http_server_request_duration_seconds').filter((l) => l.includes('server_address')).length, 0);
   });
 
+  it('gRPC calls: RPC instruments only, labelled by service, method and status code', async () => {
+    const registry = new Registry();
+    const m = new HttpMetrics(registry);
+    const rpc = { system: 'grpc' as const, service: 'shop.Catalog', method: 'Get', statusCode: 0, requestMessages: 1, responseMessages: 1 };
+    m.record(server({ protocol: 'HTTP/2', method: 'POST', target: '/shop.Catalog/Get', durationNs: 3_000_000, rpc }), 'catalog');
+    m.record(server({ protocol: 'HTTP/2', method: 'POST', target: '/shop.Catalog/Get', durationNs: 30_000_000, rpc: { ...rpc, statusCode: 5, responseMessages: 0 } }), 'catalog');
+    m.record(client({ protocol: 'HTTP/2', method: 'POST', target: '/shop.Catalog/Watch', host: 'catalog:50051', durationNs: 600_000_000, rpc: { ...rpc, method: 'Watch', responseMessages: 100 } }), 'web');
+    const text = await registry.metrics();
+    const R1 = { rpc_system: 'grpc', rpc_service: 'shop.Catalog', rpc_method: 'Get', rpc_grpc_status_code: '0', service_name: 'catalog' };
+    const R2 = { ...R1, rpc_grpc_status_code: '5' };
+    assert.deepEqual(samples(text, 'rpc_server_call_duration_seconds'), [
+      ...seriesLines('rpc_server_call_duration_seconds', DURATION_LE, R1, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], '0.003', 1),
+      ...seriesLines('rpc_server_call_duration_seconds', DURATION_LE, R2, [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], '0.03', 1),
+    ]);
+    const C = { rpc_system: 'grpc', rpc_service: 'shop.Catalog', rpc_method: 'Watch', rpc_grpc_status_code: '0', service_name: 'web', server_address: 'catalog', server_port: '50051' };
+    const MSG_LE = ['0', '1', '2', '4', '8', '16', '32', '64', '128', '256', '512', '1024', '4096', '16384', '+Inf'];
+    assert.deepEqual(samples(text, 'rpc_client_responses_per_rpc'), seriesLines('rpc_client_responses_per_rpc', MSG_LE, C, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1], '100', 1));
+    assert.deepEqual(samples(text, 'http_server_request_duration_seconds'), []);
+    assert.deepEqual(samples(text, 'http_client_request_duration_seconds'), []);
+  });
+
   it('nothing recorded: only HELP and TYPE lines', async () => {
     const registry = new Registry();
     new HttpMetrics(registry);
@@ -297,6 +321,8 @@ function selfStats(): SelfStats {
     kernelDrops: 3,
     bytesUnparsed: { not_http: 4096, gap: 12 },
     parseErrors: { http1: 2 },
+    http2Unknown: { hpack_refs: 4 },
+    http2Streams: { reset: 1 },
     connectionsTracked: 17,
     transactions: 250,
     spansExported: 240,
@@ -321,6 +347,8 @@ function selfExposition(s: SelfStats): string {
   counter('sidelight_kernel_drops_total', 'Events the kernel could not put in the ring buffer.', undefined, s.kernelDrops);
   counter('sidelight_bytes_unparsed_total', 'Payload bytes not parsed, by reason.', 'reason', s.bytesUnparsed);
   counter('sidelight_parse_errors_total', 'Parse errors (framing lost), by protocol.', 'protocol', s.parseErrors);
+  counter('sidelight_http2_unknown_total', 'HTTP/2 header state the agent could not know: HPACK references to entries from before it attached, transactions reported with unknown fields, header blocks lost.', 'what', s.http2Unknown);
+  counter('sidelight_http2_streams_total', 'HTTP/2 streams by how they ended other than with a response: reset, unanswered (closed, GOAWAY, evicted), response without a seen request.', 'outcome', s.http2Streams);
   counter('sidelight_transactions_total', 'Transactions rebuilt.', undefined, s.transactions);
   counter('sidelight_spans_exported_total', 'Spans accepted by the OTLP endpoint.', undefined, s.spansExported);
   counter('sidelight_spans_dropped_total', 'Spans not exported, by reason.', 'reason', s.spansDropped);
@@ -354,6 +382,14 @@ describe('self metrics', () => {
         '# HELP sidelight_parse_errors_total Parse errors (framing lost), by protocol.',
         '# TYPE sidelight_parse_errors_total counter',
         'sidelight_parse_errors_total{protocol="http1"} 2',
+        '',
+        '# HELP sidelight_http2_unknown_total HTTP/2 header state the agent could not know: HPACK references to entries from before it attached, transactions reported with unknown fields, header blocks lost.',
+        '# TYPE sidelight_http2_unknown_total counter',
+        'sidelight_http2_unknown_total{what="hpack_refs"} 4',
+        '',
+        '# HELP sidelight_http2_streams_total HTTP/2 streams by how they ended other than with a response: reset, unanswered (closed, GOAWAY, evicted), response without a seen request.',
+        '# TYPE sidelight_http2_streams_total counter',
+        'sidelight_http2_streams_total{outcome="reset"} 1',
         '',
         '# HELP sidelight_transactions_total Transactions rebuilt.',
         '# TYPE sidelight_transactions_total counter',

@@ -37,6 +37,9 @@ const serverTx: HttpTransaction = {
   traceState: '',
   sampled: true,
   route: '/users/:id',
+  rpc: undefined,
+  unknownFields: [],
+  resetCode: undefined,
 };
 
 const clientTx: HttpTransaction = {
@@ -284,6 +287,79 @@ describe('isError', () => {
     assert.equal(isError({ ...clientTx, status: 399 }), false);
     assert.equal(isError({ ...clientTx, status: 400 }), true);
     assert.equal(isError({ ...clientTx, status: 500 }), true);
+  });
+});
+
+const grpcServerTx: HttpTransaction = {
+  ...serverTx,
+  protocol: 'HTTP/2',
+  method: 'POST',
+  target: '/shop.Catalog/Get',
+  host: 'catalog:50051',
+  userAgent: 'grpc-node-js/1.14.7',
+  status: 200,
+  requestBytes: 12,
+  responseBytes: 40,
+  route: '/shop.Catalog/Get',
+  rpc: { system: 'grpc', service: 'shop.Catalog', method: 'Get', statusCode: 5, requestMessages: 1, responseMessages: 0 },
+};
+
+describe('gRPC and HTTP/2 spans', () => {
+  it('gRPC server span: RPC attributes instead of HTTP ones, named service/method', () => {
+    assert.deepEqual(spanAttributes(grpcServerTx, true), {
+      'rpc.system': 'grpc',
+      'rpc.service': 'shop.Catalog',
+      'rpc.method': 'Get',
+      'rpc.grpc.status_code': 5,
+      'sidelight.rpc.request_messages': 1,
+      'sidelight.rpc.response_messages': 0,
+      'server.address': 'catalog',
+      'server.port': 50051,
+      'client.address': '10.0.0.9',
+      'network.peer.address': '10.0.0.9',
+      'network.peer.port': 51234,
+      'network.protocol.version': '2',
+      'http.request.body.size': 12,
+      'http.response.body.size': 40,
+      'user_agent.original': 'grpc-node-js/1.14.7',
+    });
+    assert.equal(toSpan(grpcServerTx, resourceFromAttributes({}), true).name, 'shop.Catalog/Get');
+  });
+
+  it('gRPC status: servers err on UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS; clients on any non-OK', () => {
+    const codes = Array.from({ length: 17 }, (_, i) => i);
+    const rpc = grpcServerTx.rpc!;
+    const serverErrors = codes.filter((c) => isError({ ...grpcServerTx, rpc: { ...rpc, statusCode: c } }));
+    const clientErrors = codes.filter((c) => isError({ ...grpcServerTx, role: 'client', rpc: { ...rpc, statusCode: c } }));
+    assert.deepEqual(serverErrors, [2, 4, 12, 13, 14, 15]);
+    assert.deepEqual(clientErrors, codes.slice(1));
+  });
+
+  it('unknown path and status (attached mid-connection): named grpc, fields flagged, nothing invented', () => {
+    const tx: HttpTransaction = {
+      ...grpcServerTx,
+      target: '',
+      route: undefined,
+      rpc: { system: 'grpc', service: undefined, method: undefined, statusCode: undefined, requestMessages: 1, responseMessages: 1 },
+      unknownFields: ['path', 'grpcStatus'],
+    };
+    const a = spanAttributes(tx, true);
+    assert.equal(a['rpc.service'], undefined);
+    assert.equal(a['rpc.grpc.status_code'], undefined);
+    assert.deepEqual(a['sidelight.unknown_fields'], ['path', 'grpcStatus']);
+    assert.equal(toSpan(tx, resourceFromAttributes({}), true).name, 'grpc');
+    assert.equal(isError(tx), false);
+  });
+
+  it('HTTP/2 stream reset before its response: a client error named by its RFC 9113 code', () => {
+    const tx: HttpTransaction = { ...clientTx, protocol: 'HTTP/2', status: 0, resetCode: 8 };
+    const a = spanAttributes(tx, true);
+    assert.equal(a['http.response.status_code'], undefined);
+    assert.equal(a['error.type'], 'CANCEL');
+    assert.equal(a['sidelight.http2.reset_code'], 8);
+    assert.equal(a['network.protocol.version'], '2');
+    assert.equal(isError(tx), true);
+    assert.equal(isError({ ...tx, role: 'server' }), false);
   });
 });
 

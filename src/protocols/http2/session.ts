@@ -1,0 +1,604 @@
+// One HTTP/2 connection seen from the kernel: a frame reader and an HPACK
+// decoder per direction, and a transaction per stream. A transaction starts
+// at the request's first HEADERS frame and ends at the response's
+// END_STREAM (or an RST_STREAM from either side), so streaming calls last
+// as long as the stream does.
+//
+// Sides are the tracker's directions (0, 1). Which one is the client is
+// known from the kernel (connect/accept), from the preface, or else from
+// the first header block naming :method or :status.
+import type { TraceHeaders } from '../http1/message';
+import {
+  FLAG_END_HEADERS,
+  FLAG_END_STREAM,
+  FLAG_PADDED,
+  FLAG_PRIORITY,
+  FLAG_ACK,
+  FrameReader,
+  FrameType,
+  newFrameStats,
+  type FrameHeader,
+  type FrameSink,
+  type FrameStats,
+} from './frames';
+import { GrpcMessageCounter, grpcPathParts, isGrpcContentType, parseGrpcStatus } from './grpc';
+import { HpackDecoder, HpackError, type HeaderField, type HpackStats } from './hpack';
+import type { UnknownField } from '../../transactions/transaction';
+
+export type Side = 0 | 1;
+
+/** What the trace linker needs of a request (the same shape as an HTTP/1 head). */
+export interface Http2RequestHead {
+  readonly method: string;
+  readonly target: string;
+  readonly trace: TraceHeaders | undefined;
+}
+
+export interface GrpcCall {
+  /** undefined: the path was not known (HPACK state from before the attach) or not /service/method. */
+  service: string | undefined;
+  method: string | undefined;
+  /** From grpc-status; undefined if the stream ended without one (reset, or unknown). */
+  statusCode: number | undefined;
+  requestMessages: number;
+  responseMessages: number;
+  /** false if a message prefix fell in bytes that were not captured (counts are lower bounds). */
+  messagesExact: boolean;
+}
+
+
+export interface Http2Transaction<C = undefined> {
+  streamId: number;
+  method: string | undefined;
+  /** :path as sent, query included. */
+  path: string | undefined;
+  authority: string | undefined;
+  userAgent: string | undefined;
+  /** Final :status; undefined if none came (reset) or it was unknown. */
+  status: number | undefined;
+  startNs: bigint;
+  endNs: bigint;
+  /** DATA payload bytes (padding excluded), captured or not. */
+  requestBodyBytes: number;
+  responseBodyBytes: number;
+  grpc: GrpcCall | undefined;
+  /** RST_STREAM error code, if the stream was reset. */
+  resetCode: number | undefined;
+  unknown: UnknownField[];
+  /** Frame boundaries were lost while the stream was open: sizes and end are lower bounds. */
+  truncated: boolean;
+  ctx: C | undefined;
+}
+
+export interface Http2Stats {
+  frames: FrameStats;
+  hpack: HpackStats;
+  transactions: number;
+  /** Transactions reported with at least one unknown field. */
+  transactionsWithUnknownFields: number;
+  /** Streams that ended with RST_STREAM. */
+  streamsReset: number;
+  /** Requests never answered: connection closed, GOAWAY, or evicted. */
+  unansweredStreams: number;
+  /** Response header blocks for streams whose request was not seen (opened before the attach). */
+  responsesWithoutRequest: number;
+  /** Header blocks that could not be decoded (lost bytes or malformed): the table became unknown. */
+  headerBlocksLost: number;
+  hpackErrors: number;
+  /** Header blocks that named neither :method nor :status before the client side was known. */
+  blocksBeforeRole: number;
+}
+
+export function newHttp2Stats(): Http2Stats {
+  return {
+    frames: newFrameStats(),
+    hpack: { unknownRefs: 0 },
+    transactions: 0,
+    transactionsWithUnknownFields: 0,
+    streamsReset: 0,
+    unansweredStreams: 0,
+    responsesWithoutRequest: 0,
+    headerBlocksLost: 0,
+    hpackErrors: 0,
+    blocksBeforeRole: 0,
+  };
+}
+
+/** Streams tracked at once per connection; the oldest beyond are given up (counted unanswered). */
+export const MAX_OPEN_STREAMS = 4096;
+/** A header block bigger than this is given up (the table becomes unknown). */
+export const MAX_HEADER_BLOCK = 256 * 1024;
+
+interface Stream<C> {
+  id: number;
+  startNs: bigint;
+  method: string | undefined;
+  path: string | undefined;
+  authority: string | undefined;
+  userAgent: string | undefined;
+  requestGrpc: boolean;
+  responseGrpc: boolean;
+  /** The request's content-type may have been among fields that could not be decoded. */
+  contentTypeUnknown: boolean;
+  /** Some response field (headers or trailers) could not be decoded. */
+  responseUnknown: boolean;
+  status: number | undefined;
+  /** A response header block (final or not) has been seen: the next one after a final is trailers. */
+  finalSeen: boolean;
+  grpcStatus: number | undefined;
+  reqBytes: number;
+  respBytes: number;
+  reqMsgs: GrpcMessageCounter;
+  respMsgs: GrpcMessageCounter;
+  unknown: UnknownField[];
+  truncated: boolean;
+  ctx: C | undefined;
+}
+
+interface PendingBlock {
+  streamId: number;
+  /** HEADERS (a request/response/trailers) or PUSH_PROMISE (decoded only to keep the table). */
+  type: number;
+  endStream: boolean;
+  parts: Uint8Array[];
+  bytes: number;
+  lost: boolean;
+  ts: bigint;
+}
+
+/** Fields of one decoded block that matter here. */
+interface Block {
+  method?: string;
+  path?: string;
+  authority?: string;
+  status?: string;
+  contentType?: string;
+  userAgent?: string;
+  grpcStatus?: string;
+  trace?: TraceHeaders;
+  /** Some field (or the whole block) could not be known. */
+  unknown: boolean;
+}
+
+export interface Http2SessionOptions {
+  /** Which side sends requests, if known already (from connect/accept). */
+  clientSide: Side | undefined;
+  /** The connection was seen from its start: HPACK tables start empty, the client side starts with the preface. */
+  complete: boolean;
+  /** Per side: the first byte pushed starts a frame (false: find frames at a later syscall boundary). */
+  synced: [boolean, boolean];
+}
+
+export type Http2RequestHook<C> = (head: Http2RequestHead, startNs: bigint) => C;
+
+export class Http2Session<C = undefined> {
+  private readonly readers: [FrameReader, FrameReader];
+  private readonly hpack: [HpackDecoder, HpackDecoder];
+  private readonly pending: [PendingBlock | undefined, PendingBlock | undefined] = [undefined, undefined];
+  private readonly streams = new Map<number, Stream<C>>();
+  /** Highest request stream id seen (a block on a lower, untracked id is not a new request). */
+  private lastRequestId = 0;
+
+  private clientSide: Side | undefined;
+
+  constructor(
+    private readonly emit: (tx: Http2Transaction<C>) => void,
+    readonly stats: Http2Stats,
+    opts: Http2SessionOptions,
+    private readonly onRequest?: Http2RequestHook<C>,
+    private readonly onUnanswered?: (ctx: C | undefined) => void,
+    private readonly onClientSide?: (side: Side) => void,
+  ) {
+    this.clientSide = opts.clientSide;
+    const sink = (side: Side): FrameSink => ({
+      onData: (id, data, n) => this.data(side, id, data, n),
+      onFrame: (h, payload, ts) => this.frame(side, h, payload, ts),
+      onDesync: () => this.desync(side),
+    });
+    const reader = (side: Side) =>
+      new FrameReader(sink(side), stats.frames, opts.complete && opts.synced[side] && opts.clientSide === side, opts.synced[side]);
+    this.readers = [reader(0), reader(1)];
+    this.hpack = [new HpackDecoder(opts.complete, stats.hpack), new HpackDecoder(opts.complete, stats.hpack)];
+  }
+
+  get side(): Side | undefined {
+    return this.clientSide;
+  }
+
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  push(side: Side, data: Uint8Array, ts: bigint, syscallStart: boolean): void {
+    this.readers[side].push(data, ts, syscallStart);
+  }
+
+  skip(side: Side, n: number, ts: bigint): void {
+    this.readers[side].skip(n, ts);
+  }
+
+  /** The connection ended: streams still open were never answered. */
+  close(): void {
+    for (const s of this.streams.values()) this.giveUp(s);
+    this.streams.clear();
+  }
+
+  private frame(side: Side, h: FrameHeader, p: Uint8Array | undefined, ts: bigint): void {
+    switch (h.type) {
+      case FrameType.DATA:
+        if (h.flags & FLAG_END_STREAM) this.endOfStream(side, h.streamId, ts);
+        return;
+      case FrameType.HEADERS:
+      case FrameType.PUSH_PROMISE:
+        this.headers(side, h, p, ts);
+        return;
+      case FrameType.CONTINUATION:
+        this.continuation(side, h, p);
+        return;
+      case FrameType.RST_STREAM:
+        this.reset(h.streamId, p, ts);
+        return;
+      case FrameType.SETTINGS:
+        if (p && !(h.flags & FLAG_ACK)) this.settings(side, p);
+        return;
+      case FrameType.GOAWAY:
+        if (p && p.length >= 8) this.goaway(side, ((p[0] & 0x7f) << 24) | (p[1] << 16) | (p[2] << 8) | p[3]);
+        return;
+      default:
+        // PRIORITY, PING, WINDOW_UPDATE and extension frames say nothing about transactions.
+        return;
+    }
+  }
+
+  private headers(side: Side, h: FrameHeader, p: Uint8Array | undefined, ts: bigint): void {
+    if (this.pending[side]) {
+      // A new block before the last one ended (RFC 9113 §6.10 forbids it): the last is lost.
+      this.pending[side] = undefined;
+      this.blockLost(side);
+    }
+    const block: PendingBlock = {
+      streamId: h.streamId,
+      type: h.type,
+      endStream: h.type === FrameType.HEADERS && (h.flags & FLAG_END_STREAM) !== 0,
+      parts: [],
+      bytes: 0,
+      lost: p === undefined,
+      ts,
+    };
+    if (p) {
+      let from = 0;
+      let to = p.length;
+      if (h.flags & FLAG_PADDED) {
+        to -= p[0];
+        from = 1;
+      }
+      if (h.type === FrameType.HEADERS && h.flags & FLAG_PRIORITY) from += 5;
+      if (h.type === FrameType.PUSH_PROMISE) from += 4;
+      if (from > to) block.lost = true;
+      else this.addPart(block, p.subarray(from, to));
+    }
+    if (h.flags & FLAG_END_HEADERS) this.blockDone(side, block);
+    else this.pending[side] = block;
+  }
+
+  private continuation(side: Side, h: FrameHeader, p: Uint8Array | undefined): void {
+    const block = this.pending[side];
+    if (!block || block.streamId !== h.streamId) {
+      // A CONTINUATION nothing is waiting for: the block it belongs to was lost.
+      if (block) this.pending[side] = undefined;
+      this.blockLost(side);
+      return;
+    }
+    if (p === undefined) block.lost = true;
+    else this.addPart(block, p);
+    if (h.flags & FLAG_END_HEADERS) {
+      this.pending[side] = undefined;
+      this.blockDone(side, block);
+    }
+  }
+
+  private addPart(block: PendingBlock, part: Uint8Array): void {
+    if (block.lost) return;
+    block.bytes += part.length;
+    if (block.bytes > MAX_HEADER_BLOCK) {
+      block.lost = true;
+      block.parts = [];
+      return;
+    }
+    // The frame's payload buffer is the reader's own: keep a view, it is not reused.
+    block.parts.push(part);
+  }
+
+  private blockLost(side: Side): void {
+    this.stats.headerBlocksLost++;
+    this.hpack[side].desync();
+  }
+
+  private blockDone(side: Side, pb: PendingBlock): void {
+    let fields: HeaderField[] | undefined;
+    if (pb.lost) {
+      this.blockLost(side);
+    } else {
+      const bytes = pb.parts.length === 1 ? pb.parts[0] : Buffer.concat(pb.parts);
+      try {
+        fields = this.hpack[side].decode(bytes);
+      } catch (e) {
+        if (!(e instanceof HpackError)) throw e;
+        this.stats.hpackErrors++;
+        this.stats.headerBlocksLost++;
+      }
+    }
+    if (pb.type === FrameType.PUSH_PROMISE) return;
+    const b = summarize(fields);
+    if (this.clientSide === undefined) {
+      if (b.method !== undefined) this.setClientSide(side);
+      else if (b.status !== undefined) this.setClientSide(side === 0 ? 1 : 0);
+      else {
+        this.stats.blocksBeforeRole++;
+        return;
+      }
+    }
+    if (side === this.clientSide) this.requestBlock(pb, b);
+    else this.responseBlock(pb, b);
+  }
+
+  private setClientSide(side: Side): void {
+    this.clientSide = side;
+    this.onClientSide?.(side);
+  }
+
+  private requestBlock(pb: PendingBlock, b: Block): void {
+    const id = pb.streamId;
+    if (!this.streams.has(id)) {
+      // Client streams are odd and rise (§5.1.1): anything else is trailers
+      // of a stream opened before we could follow it.
+      if ((id & 1) === 0 || id <= this.lastRequestId) return;
+      this.lastRequestId = id;
+      this.open(id, pb.ts, b);
+    }
+    // The request half ending (END_STREAM here or on DATA) changes nothing: the response ends the transaction.
+  }
+
+  private open(id: number, ts: bigint, b: Block): Stream<C> {
+    const unknown: UnknownField[] = [];
+    if (b.unknown) {
+      if (b.method === undefined) unknown.push('method');
+      if (b.path === undefined) unknown.push('path');
+      if (b.authority === undefined) unknown.push('authority');
+    }
+    const s: Stream<C> = {
+      id,
+      startNs: ts,
+      method: b.method,
+      path: b.path,
+      authority: b.authority,
+      userAgent: b.userAgent,
+      requestGrpc: isGrpcContentType(b.contentType),
+      responseGrpc: false,
+      contentTypeUnknown: b.unknown && b.contentType === undefined,
+      responseUnknown: false,
+      status: undefined,
+      finalSeen: false,
+      grpcStatus: undefined,
+      reqBytes: 0,
+      respBytes: 0,
+      reqMsgs: new GrpcMessageCounter(),
+      respMsgs: new GrpcMessageCounter(),
+      unknown,
+      truncated: false,
+      ctx: undefined,
+    };
+    if (this.streams.size >= MAX_OPEN_STREAMS) {
+      const oldest = this.streams.values().next().value as Stream<C>;
+      this.streams.delete(oldest.id);
+      this.giveUp(oldest);
+    }
+    this.streams.set(id, s);
+    if (this.onRequest) {
+      s.ctx = this.onRequest({ method: b.method ?? '', target: b.path ?? '', trace: b.trace }, ts);
+    }
+    return s;
+  }
+
+  private responseBlock(pb: PendingBlock, b: Block): void {
+    const s = this.streams.get(pb.streamId);
+    if (!s) {
+      this.stats.responsesWithoutRequest++;
+      return;
+    }
+    if (!s.finalSeen) {
+      const status = b.status === undefined ? undefined : Number.parseInt(b.status, 10);
+      // 1xx informational responses precede the final one (§8.1).
+      if (status === undefined || status >= 200 || status < 100) {
+        s.finalSeen = true;
+        s.status = status !== undefined && status >= 100 && status <= 999 ? status : undefined;
+        if (s.status === undefined && b.unknown) s.unknown.push('status');
+      }
+      if (isGrpcContentType(b.contentType)) s.responseGrpc = true;
+      else if (b.contentType !== undefined) s.contentTypeUnknown = false;
+    }
+    const g = parseGrpcStatus(b.grpcStatus);
+    if (g !== undefined) s.grpcStatus = g;
+    if (b.unknown) s.responseUnknown = true;
+    if (pb.endStream) this.finish(s, pb.ts, undefined);
+  }
+
+  private data(side: Side, id: number, data: Uint8Array | undefined, n: number): void {
+    const s = this.streams.get(id);
+    if (!s || this.clientSide === undefined) return;
+    const req = side === this.clientSide;
+    if (req) s.reqBytes += n;
+    else s.respBytes += n;
+    const counter = req ? s.reqMsgs : s.respMsgs;
+    if (data) counter.push(data);
+    else counter.skip(n);
+  }
+
+  private endOfStream(side: Side, id: number, ts: bigint): void {
+    if (side === this.clientSide) return;
+    const s = this.streams.get(id);
+    if (s) this.finish(s, ts, undefined);
+  }
+
+  private reset(id: number, p: Uint8Array | undefined, ts: bigint): void {
+    const s = this.streams.get(id);
+    if (!s) return;
+    const code = p && p.length === 4 ? ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0 : 0;
+    this.stats.streamsReset++;
+    this.finish(s, ts, code);
+  }
+
+  private settings(side: Side, p: Uint8Array): void {
+    for (let i = 0; i + 6 <= p.length; i += 6) {
+      const id = (p[i] << 8) | p[i + 1];
+      const value = ((p[i + 2] << 24) | (p[i + 3] << 16) | (p[i + 4] << 8) | p[i + 5]) >>> 0;
+      // SETTINGS_HEADER_TABLE_SIZE: the sender decodes with at most this
+      // table, so it bounds the blocks the other side sends.
+      if (id === 1) this.hpack[side === 0 ? 1 : 0].setLimit(value);
+    }
+  }
+
+  /** A GOAWAY from the server: client streams above lastId were never processed. */
+  private goaway(side: Side, lastId: number): void {
+    if (side === this.clientSide) return;
+    for (const s of this.streams.values()) {
+      if (s.id > lastId) {
+        this.streams.delete(s.id);
+        this.giveUp(s);
+      }
+    }
+  }
+
+  private desync(side: Side): void {
+    this.pending[side] = undefined;
+    this.hpack[side].desync();
+    // Whatever the lost bytes held (an END_STREAM, DATA) is unknown for every open stream.
+    for (const s of this.streams.values()) s.truncated = true;
+  }
+
+  private giveUp(s: Stream<C>): void {
+    this.stats.unansweredStreams++;
+    this.onUnanswered?.(s.ctx);
+  }
+
+  private finish(s: Stream<C>, ts: bigint, resetCode: number | undefined): void {
+    this.streams.delete(s.id);
+    const grpc = s.requestGrpc || s.responseGrpc || s.grpcStatus !== undefined || looksLikeGrpc(s);
+    let call: GrpcCall | undefined;
+    if (grpc) {
+      // A response field that could not be read may have been grpc-status.
+      if (s.grpcStatus === undefined && s.responseUnknown && resetCode === undefined) s.unknown.push('grpcStatus');
+      const parts = s.path === undefined ? undefined : grpcPathParts(s.path);
+      call = {
+        service: parts?.[0],
+        method: parts?.[1],
+        statusCode: s.grpcStatus,
+        requestMessages: s.reqMsgs.count,
+        responseMessages: s.respMsgs.count,
+        messagesExact: s.reqMsgs.exact && s.respMsgs.exact,
+      };
+    }
+    this.stats.transactions++;
+    if (s.unknown.length > 0) this.stats.transactionsWithUnknownFields++;
+    this.emit({
+      streamId: s.id,
+      method: s.method,
+      path: s.path,
+      authority: s.authority,
+      userAgent: s.userAgent,
+      status: s.status,
+      startNs: s.startNs,
+      endNs: ts,
+      requestBodyBytes: s.reqBytes,
+      responseBodyBytes: s.respBytes,
+      grpc: call,
+      resetCode,
+      unknown: s.unknown,
+      truncated: s.truncated,
+      ctx: s.ctx,
+    });
+  }
+}
+
+/**
+ * A call whose content-type could not be decoded (attached mid-connection)
+ * is gRPC if everything that is known says so: POST to /service/method, and
+ * request and response bodies made of whole length-prefixed messages.
+ */
+function looksLikeGrpc<C>(s: Stream<C>): boolean {
+  return (
+    s.contentTypeUnknown &&
+    s.method === 'POST' &&
+    s.path !== undefined &&
+    grpcPathParts(s.path) !== undefined &&
+    s.reqMsgs.wholeMessages(s.reqBytes) &&
+    s.respMsgs.wholeMessages(s.respBytes)
+  );
+}
+
+/** Picks the fields that matter out of a decoded block (undefined: the block was lost). */
+function summarize(fields: HeaderField[] | undefined): Block {
+  const b: Block = { unknown: fields === undefined };
+  if (!fields) return b;
+  for (const f of fields) {
+    const name = f.name;
+    if (name === undefined) {
+      b.unknown = true;
+      continue;
+    }
+    const v = f.value;
+    if (v === undefined) {
+      b.unknown = true;
+      continue;
+    }
+    switch (name) {
+      case ':method':
+        b.method ??= v;
+        break;
+      case ':path':
+        b.path ??= v;
+        break;
+      case ':authority':
+        b.authority ??= v;
+        break;
+      case ':status':
+        b.status ??= v;
+        break;
+      case 'content-type':
+        b.contentType ??= v;
+        break;
+      case 'user-agent':
+        b.userAgent ??= v;
+        break;
+      case 'grpc-status':
+        b.grpcStatus ??= v;
+        break;
+      case 'traceparent':
+        (b.trace ??= {}).traceparent ??= v;
+        break;
+      case 'tracestate': {
+        const t = (b.trace ??= {});
+        t.tracestate = t.tracestate === undefined ? v : `${t.tracestate},${v}`;
+        break;
+      }
+      case 'b3':
+        (b.trace ??= {}).b3 ??= v;
+        break;
+      case 'x-b3-traceid':
+        (b.trace ??= {}).b3TraceId ??= v;
+        break;
+      case 'x-b3-spanid':
+        (b.trace ??= {}).b3SpanId ??= v;
+        break;
+      case 'x-b3-sampled':
+        (b.trace ??= {}).b3Sampled ??= v;
+        break;
+      case 'x-b3-flags':
+        (b.trace ??= {}).b3Flags ??= v;
+        break;
+      default:
+        break;
+    }
+  }
+  return b;
+}

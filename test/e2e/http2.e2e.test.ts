@@ -1,0 +1,289 @@
+// End to end: the real agent (real eBPF) watching real HTTP/2 and gRPC
+// peers on loopback — @grpc/grpc-js server and client (every call shape, an
+// error status, a channel opened before the agent), a Node http2 server
+// with curl --http2-prior-knowledge, and nghttp2's h2load with many
+// concurrent streams. Exact counts, statuses and gRPC codes on both ends.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import http2 from 'node:http2';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { JsonTransaction } from '../../src/export/console';
+import { bpfUnavailable, freePort, ROOT, startAgent, type RunningAgent } from '../support/agent';
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const SETTLE_MS = 400;
+
+const skipReason = bpfUnavailable();
+if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
+
+interface Item {
+  name: string;
+  n: number;
+}
+
+type Unary = (req: Item, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res?: Item) => void) => grpc.ClientUnaryCall;
+interface CatalogClient extends grpc.Client {
+  Get: Unary;
+  Watch(req: Item): grpc.ClientReadableStream<Item>;
+  Upload(cb: (err: grpc.ServiceError | null, res?: Item) => void): grpc.ClientWritableStream<Item>;
+  Chat(): grpc.ClientDuplexStream<Item, Item>;
+}
+
+function loadCatalog(): grpc.ServiceClientConstructor {
+  const def = protoLoader.loadSync(path.join(ROOT, 'test', 'fixtures', 'shop.proto'), { defaults: true });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as { shop: { Catalog: grpc.ServiceClientConstructor } };
+  return pkg.shop.Catalog;
+}
+
+/** Server: Get answers NOT_FOUND for names starting "missing"; Watch streams req.n messages 2 ms apart. */
+function catalogServer(Catalog: grpc.ServiceClientConstructor, streamed: { startNs: bigint; endNs: bigint }[]): grpc.Server {
+  const server = new grpc.Server();
+  server.addService(Catalog.service, {
+    Get(call: grpc.ServerUnaryCall<Item, Item>, cb: grpc.sendUnaryData<Item>) {
+      if (call.request.name.startsWith('missing')) cb({ code: grpc.status.NOT_FOUND, details: `no ${call.request.name}` });
+      else cb(null, { name: `item ${call.request.name}`, n: call.request.n + 1 });
+    },
+    Watch(call: grpc.ServerWritableStream<Item, Item>) {
+      const t0 = process.hrtime.bigint();
+      let i = 0;
+      const tick = () => {
+        if (i === call.request.n) {
+          call.end();
+          streamed.push({ startNs: t0, endNs: process.hrtime.bigint() });
+          return;
+        }
+        call.write({ name: 'tick', n: i++ });
+        setTimeout(tick, 2);
+      };
+      tick();
+    },
+    Upload(call: grpc.ServerReadableStream<Item, Item>, cb: grpc.sendUnaryData<Item>) {
+      let n = 0;
+      call.on('data', () => n++);
+      call.on('end', () => cb(null, { name: 'uploaded', n }));
+    },
+    Chat(call: grpc.ServerDuplexStream<Item, Item>) {
+      call.on('data', (m: Item) => call.write({ name: `echo ${m.name}`, n: m.n }));
+      call.on('end', () => call.end());
+    },
+  });
+  return server;
+}
+
+function unary(client: CatalogClient, name: string, md = new grpc.Metadata()): Promise<{ err: grpc.ServiceError | null; res?: Item }> {
+  return new Promise((resolve) => client.Get({ name, n: 1 }, md, (err, res) => resolve({ err, res })));
+}
+
+const server = (port: number) => (tx: JsonTransaction) => tx.role === 'server' && tx.localPort === port;
+const client = (port: number) => (tx: JsonTransaction) => tx.role === 'client' && tx.peerPort === port;
+
+describe('HTTP/2 and gRPC end to end with real eBPF', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+  const ports = { grpc: 0, pre: 0, h2: 0 };
+  const streamed: { startNs: bigint; endNs: bigint }[] = [];
+  const grpcServers: grpc.Server[] = [];
+  let h2server: http2.Http2Server;
+  let Catalog: grpc.ServiceClientConstructor;
+  let preClient: CatalogClient;
+  let agent: RunningAgent;
+  const seen = new Map<number, number>(); // port -> transactions taken so far
+
+  /** Waits for `count` more transactions touching `port`, then returns them. */
+  async function settled(port: number, count: number): Promise<JsonTransaction[]> {
+    const match = (tx: JsonTransaction) => tx.localPort === port || tx.peerPort === port;
+    const before = seen.get(port) ?? 0;
+    seen.set(port, before + count);
+    await agent.waitFor(before + count, match, 30_000);
+    await sleep(SETTLE_MS);
+    return agent.transactions().filter(match).slice(before);
+  }
+
+  before(async () => {
+    for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
+    Catalog = loadCatalog();
+    for (const port of [ports.grpc, ports.pre]) {
+      const s = catalogServer(Catalog, streamed);
+      await new Promise<void>((resolve, reject) =>
+        s.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+      );
+      grpcServers.push(s);
+    }
+    // A channel that is busy before the agent starts: its HPACK tables fill
+    // with entries the agent never sees.
+    preClient = new Catalog(`127.0.0.1:${ports.pre}`, grpc.credentials.createInsecure()) as unknown as CatalogClient;
+    for (let i = 0; i < 5; i++) assert.equal((await unary(preClient, `before-${i}`)).err, null);
+
+    h2server = http2.createServer();
+    h2server.on('stream', (stream, headers) => {
+      const p = String(headers[':path']);
+      if (p === '/missing') {
+        stream.respond({ ':status': 404 });
+        stream.end('not here');
+      } else {
+        const body = `hello ${p}`;
+        stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+        stream.end(body);
+      }
+    });
+    await new Promise<void>((resolve) => h2server.listen(ports.h2, '127.0.0.1', resolve));
+
+    agent = await startAgent(Object.values(ports).flatMap((p) => ['--port', String(p)]));
+  });
+
+  after(async () => {
+    preClient?.close();
+    for (const s of grpcServers) s.forceShutdown();
+    h2server?.close();
+    if (agent) {
+      const { code } = await agent.stop();
+      assert.equal(code, 0);
+    }
+  });
+
+  it('gRPC unary: 20 OK and 3 NOT_FOUND, on both ends, with service, method and status', async () => {
+    const c = new Catalog(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure()) as unknown as CatalogClient;
+    for (let i = 0; i < 20; i++) assert.equal((await unary(c, `ok-${i}`)).err, null);
+    for (let i = 0; i < 3; i++) assert.equal((await unary(c, `missing-${i}`)).err?.code, grpc.status.NOT_FOUND);
+    c.close();
+    const txs = await settled(ports.grpc, 46);
+    for (const side of [server(ports.grpc), client(ports.grpc)]) {
+      const list = txs.filter(side);
+      assert.equal(list.length, 23);
+      assert.deepEqual(
+        list.map((tx) => [tx.protocol, tx.method, tx.path, tx.status, tx.rpcSystem, tx.rpcService, tx.rpcMethod, tx.grpcStatusCode, tx.requestMessages, tx.responseMessages]),
+        [
+          ...Array.from({ length: 20 }, () => ['HTTP/2', 'POST', '/shop.Catalog/Get', 200, 'grpc', 'shop.Catalog', 'Get', 0, 1, 1]),
+          ...Array.from({ length: 3 }, () => ['HTTP/2', 'POST', '/shop.Catalog/Get', 200, 'grpc', 'shop.Catalog', 'Get', 5, 1, 0]),
+        ],
+      );
+      for (const tx of list) assert.equal(tx.unknownFields, undefined);
+    }
+  });
+
+  it('gRPC server streaming of 100 messages ends at END_STREAM, not at the response headers', async () => {
+    const c = new Catalog(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure()) as unknown as CatalogClient;
+    const t0 = process.hrtime.bigint();
+    let got = 0;
+    const clientNs = await new Promise<number>((resolve, reject) => {
+      const call = c.Watch({ name: 'all', n: 100 });
+      call.on('data', () => got++);
+      call.on('error', reject);
+      call.on('status', () => resolve(Number(process.hrtime.bigint() - t0)));
+    });
+    c.close();
+    assert.equal(got, 100);
+    const serverStreamNs = Number(streamed[streamed.length - 1].endNs - streamed[streamed.length - 1].startNs);
+    const txs = await settled(ports.grpc, 2);
+    for (const side of [server(ports.grpc), client(ports.grpc)]) {
+      const [tx] = txs.filter(side);
+      assert.deepEqual([tx.rpcMethod, tx.grpcStatusCode, tx.requestMessages, tx.responseMessages], ['Watch', 0, 1, 100]);
+      // The stream lasts as long as the server kept writing, and no longer than the client waited.
+      assert.ok(tx.durationNs >= serverStreamNs, `${tx.role}: ${tx.durationNs} ns < server streaming ${serverStreamNs} ns`);
+      assert.ok(tx.durationNs <= clientNs, `${tx.role}: ${tx.durationNs} ns > client-measured ${clientNs} ns`);
+    }
+  });
+
+  it('gRPC client streaming and bidi streaming: message counts on both ends', async () => {
+    const c = new Catalog(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure()) as unknown as CatalogClient;
+    const uploaded = await new Promise<Item | undefined>((resolve, reject) => {
+      const call = c.Upload((err, res) => (err ? reject(err) : resolve(res)));
+      for (let i = 0; i < 30; i++) call.write({ name: 'part', n: i });
+      call.end();
+    });
+    assert.equal(uploaded?.n, 30);
+    const echoed = await new Promise<number>((resolve, reject) => {
+      const call = c.Chat();
+      let n = 0;
+      call.on('data', () => {
+        n++;
+        if (n < 20) call.write({ name: `m${n}`, n });
+        else call.end();
+      });
+      call.on('error', reject);
+      call.on('status', () => resolve(n));
+      call.write({ name: 'm0', n: 0 });
+    });
+    c.close();
+    assert.equal(echoed, 20);
+    const txs = await settled(ports.grpc, 4);
+    for (const side of [server(ports.grpc), client(ports.grpc)]) {
+      assert.deepEqual(
+        txs.filter(side).map((tx) => [tx.rpcMethod, tx.grpcStatusCode, tx.requestMessages, tx.responseMessages]),
+        [['Upload', 0, 30, 1], ['Chat', 0, 20, 20]],
+      );
+    }
+  });
+
+  it('a channel opened before the agent: every later call has its service and method', async () => {
+    for (let i = 0; i < 10; i++) assert.equal((await unary(preClient, `after-${i}`)).err, null);
+    for (let i = 0; i < 2; i++) assert.equal((await unary(preClient, `missing-after-${i}`)).err?.code, grpc.status.NOT_FOUND);
+    const txs = await settled(ports.pre, 24);
+    for (const side of [server(ports.pre), client(ports.pre)]) {
+      const list = txs.filter(side);
+      // The channel's encoders indexed :authority, content-type and the
+      // grpc-status name before the agent came: those are flagged unknown,
+      // never guessed; :path is sent as a literal, so method and service are exact.
+      assert.deepEqual(
+        list.map((tx) => [tx.rpcSystem, tx.rpcService, tx.rpcMethod, tx.grpcStatusCode, tx.status, tx.host, tx.unknownFields, tx.requestMessages, tx.responseMessages]),
+        [
+          ...Array.from({ length: 10 }, () => ['grpc', 'shop.Catalog', 'Get', undefined, 200, undefined, ['authority', 'grpcStatus'], 1, 1]),
+          ...Array.from({ length: 2 }, () => ['grpc', 'shop.Catalog', 'Get', undefined, 200, undefined, ['authority', 'grpcStatus'], 1, 0]),
+        ],
+      );
+    }
+  });
+
+  it('traceparent in gRPC metadata: the server span joins that trace', async () => {
+    const c = new Catalog(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure()) as unknown as CatalogClient;
+    const md = new grpc.Metadata();
+    md.set('traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
+    assert.equal((await unary(c, 'traced', md)).err, null);
+    c.close();
+    const txs = await settled(ports.grpc, 2);
+    const [s] = txs.filter(server(ports.grpc));
+    const [cl] = txs.filter(client(ports.grpc));
+    assert.equal(cl.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(cl.parentSpanId, '00f067aa0ba902b7');
+    // The client span is on this node: the server span is its child.
+    assert.equal(s.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(s.parentSpanId, cl.spanId);
+  });
+
+  it('Node http2 server with curl --http2-prior-knowledge: 5 requests', async () => {
+    // One curl per request: Debian 12's curl 7.88 fails to reuse a prior-knowledge connection.
+    for (const p of ['/a', '/b', '/missing', '/c?x=1', '/d']) {
+      const { stdout } = await run('curl', ['-s', '--http2-prior-knowledge', '-o', '/dev/null', '-w', '%{http_code} %{http_version}', `http://127.0.0.1:${ports.h2}${p}`]);
+      assert.equal(stdout, `${p === '/missing' ? 404 : 200} 2`);
+    }
+    const txs = await settled(ports.h2, 10);
+    for (const side of [server(ports.h2), client(ports.h2)]) {
+      assert.deepEqual(
+        txs.filter(side).map((tx) => [tx.protocol, tx.method, tx.path, tx.query, tx.status, tx.responseBytes, tx.host]),
+        [
+          ['HTTP/2', 'GET', '/a', undefined, 200, 8, `127.0.0.1:${ports.h2}`],
+          ['HTTP/2', 'GET', '/b', undefined, 200, 8, `127.0.0.1:${ports.h2}`],
+          ['HTTP/2', 'GET', '/missing', undefined, 404, 8, `127.0.0.1:${ports.h2}`],
+          ['HTTP/2', 'GET', '/c', 'x=REDACTED', 200, 12, `127.0.0.1:${ports.h2}`],
+          ['HTTP/2', 'GET', '/d', undefined, 200, 8, `127.0.0.1:${ports.h2}`],
+        ],
+      );
+    }
+    for (const tx of txs.filter(client(ports.h2))) assert.equal(tx.process, 'curl');
+  });
+
+  it('h2load: 2,000 requests over 4 connections, 25 concurrent streams each', async () => {
+    const { stdout } = await run('h2load', ['-n', '2000', '-c', '4', '-m', '25', `http://127.0.0.1:${ports.h2}/load`], { timeout: 60_000 });
+    assert.match(stdout, /requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored/);
+    const txs = await settled(ports.h2, 4000);
+    for (const side of [server(ports.h2), client(ports.h2)]) {
+      const list = txs.filter(side);
+      assert.equal(list.length, 2000);
+      assert.equal(list.filter((tx) => tx.path === '/load' && tx.status === 200 && tx.responseBytes === 11 && tx.method === 'GET').length, 2000);
+      assert.equal(new Set(list.map((tx) => (tx.role === 'server' ? tx.peerPort : tx.localPort))).size, 4);
+    }
+  });
+});

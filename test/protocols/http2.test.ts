@@ -1,0 +1,345 @@
+// HTTP/2 session: frames → streams → transactions. Every scenario is
+// replayed whole, with each syscall's bytes split in two at every byte
+// boundary, and in random chunks; the transactions and counters must be
+// exactly the expected ones in every replay.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fc from 'fast-check';
+import { Http2Session, newHttp2Stats, type Http2Stats, type Http2Transaction, type Side } from '../../src/protocols/http2';
+import {
+  CONTINUATION,
+  DATA,
+  END_HEADERS,
+  END_STREAM,
+  HEADERS,
+  PADDED,
+  PING,
+  PREFACE,
+  PRIORITY_FLAG,
+  WINDOW_UPDATE,
+  block,
+  data,
+  frame,
+  goaway,
+  grpcMessages,
+  headers,
+  literals,
+  rst,
+  settings,
+} from '../support/h2';
+
+const C: Side = 1; // client side = ingress: a server's view
+const S: Side = 0;
+
+type Step = { side: Side; bytes: Uint8Array; ts: bigint } | { side: Side; skip: number; ts: bigint } | { close: true };
+
+interface Scenario {
+  opts: { clientSide: Side | undefined; complete: boolean; synced: [boolean, boolean] };
+  steps: Step[];
+}
+
+interface Outcome {
+  txs: Http2Transaction<number>[];
+  stats: Http2Stats;
+  requests: string[];
+}
+
+type Splitter = (n: number) => number[];
+
+function run(sc: Scenario, split: Splitter = (n) => [n]): Outcome {
+  const txs: Http2Transaction<number>[] = [];
+  const stats = newHttp2Stats();
+  const requests: string[] = [];
+  let next = 1;
+  const session = new Http2Session<number>(
+    (tx) => txs.push(tx),
+    stats,
+    sc.opts,
+    (head) => {
+      requests.push(`${head.method} ${head.target}`);
+      return next++;
+    },
+  );
+  for (const step of sc.steps) {
+    if ('close' in step) session.close();
+    else if ('skip' in step) session.skip(step.side, step.skip, step.ts);
+    else {
+      let at = 0;
+      for (const len of split(step.bytes.length)) {
+        session.push(step.side, step.bytes.subarray(at, at + len), step.ts, at === 0);
+        at += len;
+      }
+    }
+  }
+  return { txs, stats, requests };
+}
+
+/** Runs whole, split at every byte, and in random pieces; all runs must agree. */
+function replay(sc: Scenario): Outcome {
+  const whole = run(sc);
+  const total = Math.max(...sc.steps.map((s) => ('bytes' in s ? s.bytes.length : 0)));
+  for (let cut = 1; cut < total; cut++) {
+    const r = run(sc, (n) => (cut < n ? [cut, n - cut] : [n]));
+    assert.deepEqual(r.txs, whole.txs, `split at ${cut}`);
+    assert.deepEqual(r.stats, whole.stats, `split at ${cut}`);
+  }
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 40 }), (sizes) => {
+      const r = run(sc, (n) => {
+        const out: number[] = [];
+        let i = 0;
+        for (let left = n; left > 0; i++) {
+          const k = Math.min(left, sizes[i % sizes.length]);
+          out.push(k);
+          left -= k;
+        }
+        return out;
+      });
+      assert.deepEqual(r.txs, whole.txs);
+      assert.deepEqual(r.stats, whole.stats);
+    }),
+    { numRuns: 30 },
+  );
+  return whole;
+}
+
+const FRESH = { clientSide: C, complete: true, synced: [true, true] as [boolean, boolean] };
+
+const GET_A = block({ index: 2 }, { index: 6 }, { index: 4, }, { nameIndex: 1, value: 'example.com' });
+const GET = (path: string) => block({ index: 2 }, { index: 6 }, { nameIndex: 4, value: path }, { nameIndex: 1, value: 'example.com' });
+const STATUS = (code: number) => literals({ ':status': String(code) });
+const GRPC_REQ = (path: string) =>
+  block({ index: 3 }, { index: 6 }, { nameIndex: 4, value: path }, { nameIndex: 1, value: 'localhost:50051' }, { nameIndex: 31, value: 'application/grpc' }, { name: 'te', value: 'trailers' });
+const GRPC_RESP = literals({ ':status': '200', 'content-type': 'application/grpc+proto' });
+const TRAILERS = (code: number) => literals({ 'grpc-status': String(code), 'grpc-message': code === 0 ? '' : 'nope' });
+
+function base(tx: Partial<Http2Transaction<number>>): Http2Transaction<number> {
+  return {
+    streamId: 1,
+    method: 'GET',
+    path: '/',
+    authority: 'example.com',
+    userAgent: undefined,
+    status: 200,
+    startNs: 0n,
+    endNs: 0n,
+    requestBodyBytes: 0,
+    responseBodyBytes: 0,
+    grpc: undefined,
+    resetCode: undefined,
+    unknown: [],
+    truncated: false,
+    ctx: 1,
+    ...tx,
+  };
+}
+
+describe('HTTP/2 session', () => {
+  it('one GET from a fresh connection: preface, SETTINGS, HEADERS, DATA', () => {
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings([[1, 4096], [4, 65535]]), frame(WINDOW_UPDATE, 0, 0, Buffer.from([0, 0, 1, 0]))]), ts: 1n },
+        { side: S, bytes: Buffer.concat([settings([[3, 100]]), frame(4, 1, 0)]), ts: 2n },
+        { side: C, bytes: headers(1, GET_A, true), ts: 10n },
+        { side: S, bytes: Buffer.concat([headers(1, STATUS(200)), data(1, Buffer.from('hello'), true)]), ts: 20n },
+      ],
+    });
+    assert.deepEqual(out.txs, [base({ startNs: 10n, endNs: 20n, responseBodyBytes: 5 })]);
+    assert.deepEqual(out.requests, ['GET /']);
+    assert.equal(out.stats.transactions, 1);
+    assert.equal(out.stats.frames.desyncs, 0);
+  });
+
+  it('concurrent streams pair by stream id, whatever the order of the answers', () => {
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings()]), ts: 1n },
+        { side: C, bytes: Buffer.concat([headers(1, GET('/one'), true), headers(3, GET('/three'), true), headers(5, GET('/five'), true)]), ts: 10n },
+        { side: S, bytes: Buffer.concat([headers(5, STATUS(404)), headers(1, STATUS(200)), data(1, Buffer.alloc(3)), data(5, Buffer.alloc(2), true)]), ts: 20n },
+        { side: S, bytes: Buffer.concat([headers(3, STATUS(500), true), data(1, Buffer.alloc(4), true)]), ts: 30n },
+      ],
+    });
+    assert.deepEqual(out.txs, [
+      base({ streamId: 5, path: '/five', status: 404, startNs: 10n, endNs: 20n, responseBodyBytes: 2, ctx: 3 }),
+      base({ streamId: 3, path: '/three', status: 500, startNs: 10n, endNs: 30n, ctx: 2 }),
+      base({ streamId: 1, path: '/one', status: 200, startNs: 10n, endNs: 30n, responseBodyBytes: 7, ctx: 1 }),
+    ]);
+  });
+
+  it('gRPC unary: service and method from :path, status from the trailers, message counts', () => {
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings()]), ts: 1n },
+        { side: C, bytes: Buffer.concat([headers(1, GRPC_REQ('/helloworld.Greeter/SayHello')), data(1, grpcMessages(Buffer.from('hi')), true)]), ts: 10n },
+        { side: S, bytes: Buffer.concat([headers(1, GRPC_RESP), data(1, grpcMessages(Buffer.from('hello hi')))]), ts: 20n },
+        { side: S, bytes: headers(1, TRAILERS(0), true), ts: 25n },
+      ],
+    });
+    assert.deepEqual(out.txs, [
+      base({
+        method: 'POST',
+        path: '/helloworld.Greeter/SayHello',
+        authority: 'localhost:50051',
+        startNs: 10n,
+        endNs: 25n,
+        requestBodyBytes: 7,
+        responseBodyBytes: 13,
+        grpc: { service: 'helloworld.Greeter', method: 'SayHello', statusCode: 0, requestMessages: 1, responseMessages: 1, messagesExact: true },
+      }),
+    ]);
+  });
+
+  it('gRPC trailers-only error (NOT_FOUND) ends the call at that HEADERS frame', () => {
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings()]), ts: 1n },
+        { side: C, bytes: Buffer.concat([headers(1, GRPC_REQ('/shop.Catalog/Get')), data(1, grpcMessages(Buffer.from('x')), true)]), ts: 10n },
+        { side: S, bytes: headers(1, literals({ ':status': '200', 'content-type': 'application/grpc', 'grpc-status': '5', 'grpc-message': 'no such item' }), true), ts: 12n },
+      ],
+    });
+    assert.equal(out.txs.length, 1);
+    assert.deepEqual(out.txs[0].grpc, { service: 'shop.Catalog', method: 'Get', statusCode: 5, requestMessages: 1, responseMessages: 0, messagesExact: true });
+    assert.equal(out.txs[0].endNs, 12n);
+  });
+
+  it('server streaming: 100 messages split across DATA frames, the call ends at the trailers', () => {
+    const msgs = grpcMessages(...Array.from({ length: 100 }, (_, i) => Buffer.alloc(i % 7, i)));
+    const frames: Buffer[] = [];
+    for (let at = 0; at < msgs.length; at += 37) frames.push(data(1, msgs.subarray(at, at + 37)));
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings()]), ts: 1n },
+        { side: C, bytes: Buffer.concat([headers(1, GRPC_REQ('/feed.Ticker/Watch')), data(1, grpcMessages(Buffer.from('all')), true)]), ts: 10n },
+        { side: S, bytes: Buffer.concat([headers(1, GRPC_RESP), ...frames.slice(0, 5)]), ts: 20n },
+        { side: S, bytes: Buffer.concat(frames.slice(5)), ts: 30n },
+        { side: S, bytes: headers(1, TRAILERS(0), true), ts: 90n },
+      ],
+    });
+    assert.equal(out.txs.length, 1);
+    assert.equal(out.txs[0].endNs, 90n);
+    assert.equal(out.txs[0].responseBodyBytes, msgs.length);
+    assert.deepEqual(out.txs[0].grpc, { service: 'feed.Ticker', method: 'Watch', statusCode: 0, requestMessages: 1, responseMessages: 100, messagesExact: true });
+  });
+
+  it('RST_STREAM ends a stream without a response; its code is kept', () => {
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings(), headers(1, GET('/slow'), true)]), ts: 10n },
+        { side: C, bytes: rst(1, 8), ts: 40n },
+      ],
+    });
+    assert.deepEqual(out.txs, [base({ path: '/slow', status: undefined, startNs: 10n, endNs: 40n, resetCode: 8 })]);
+    assert.equal(out.stats.streamsReset, 1);
+  });
+
+  it('padding, priority and CONTINUATION are read as the RFC lays them out', () => {
+    const blk = GET('/padded');
+    const padded = Buffer.concat([Buffer.from([3]), Buffer.from([0, 0, 0, 0, 16]), blk.subarray(0, 4), Buffer.alloc(3)]);
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings()]), ts: 1n },
+        {
+          side: C,
+          bytes: Buffer.concat([
+            frame(PING, 0, 0, Buffer.alloc(8)),
+            frame(HEADERS, PADDED | PRIORITY_FLAG | END_STREAM, 1, padded),
+            frame(CONTINUATION, END_HEADERS, 1, blk.subarray(4)),
+          ]),
+          ts: 10n,
+        },
+        {
+          side: S,
+          bytes: Buffer.concat([headers(1, STATUS(200)), frame(DATA, PADDED | END_STREAM, 1, Buffer.concat([Buffer.from([4]), Buffer.from('abc'), Buffer.alloc(4)]))]),
+          ts: 20n,
+        },
+      ],
+    });
+    assert.deepEqual(out.txs, [base({ path: '/padded', startNs: 10n, endNs: 20n, responseBodyBytes: 3 })]);
+  });
+
+  it('a HEADERS frame from a CONTINUATION-less block loses the block, never a wrong header', () => {
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings()]), ts: 1n },
+        { side: C, bytes: frame(HEADERS, 0, 1, GET('/half').subarray(0, 3)), ts: 10n },
+        { side: C, bytes: headers(3, GET('/whole'), true), ts: 11n },
+        { side: S, bytes: headers(3, STATUS(200), true), ts: 20n },
+      ],
+    });
+    assert.equal(out.stats.headerBlocksLost, 1);
+    // The table of the client's encoder is unknown from there: /whole used literals only, so it decodes.
+    assert.deepEqual(out.txs, [base({ streamId: 3, path: '/whole', startNs: 11n, endNs: 20n })]);
+  });
+
+  it('GOAWAY and close: unanswered streams are counted, never reported', () => {
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings(), headers(1, GET('/a'), true), headers(3, GET('/b'), true), headers(5, GET('/c'), true)]), ts: 10n },
+        { side: S, bytes: Buffer.concat([goaway(3), headers(1, STATUS(200), true)]), ts: 20n },
+        { close: true },
+      ],
+    });
+    assert.deepEqual(out.txs, [base({ path: '/a', startNs: 10n, endNs: 20n })]);
+    assert.equal(out.stats.unansweredStreams, 2);
+  });
+
+  it('attached mid-connection: resyncs at a syscall start, decodes what it can, flags the rest', () => {
+    // The client's table holds entries from before the attach; index 62 is one of them.
+    const pre = { side: C, bytes: Buffer.from([0x00, 0x00, 0x05, 0x00, 0x00, 1, 2, 3]), ts: 1n } as const;
+    const out = replay({
+      opts: { clientSide: undefined, complete: false, synced: [false, false] },
+      steps: [
+        { side: C, skip: 100, ts: 1n },
+        pre,
+        // Request 1: :method POST (static), :path from the unknown table, content-type grpc.
+        { side: C, bytes: headers(7, block({ index: 3 }, { index: 62 }, { nameIndex: 31, value: 'application/grpc' })), ts: 10n },
+        { side: S, bytes: headers(7, literals({ ':status': '200', 'content-type': 'application/grpc', 'grpc-status': '0' }), true), ts: 20n },
+        // Request 2 inserts its :path after the attach; request 3 refers to it by index 62.
+        { side: C, bytes: headers(9, block({ index: 3 }, { nameIndex: 4, value: '/shop.Cart/Add', indexing: true }, { nameIndex: 31, value: 'application/grpc' }), true), ts: 30n },
+        { side: S, bytes: headers(9, literals({ ':status': '200', 'content-type': 'application/grpc', 'grpc-status': '0' }), true), ts: 40n },
+        { side: C, bytes: headers(11, block({ index: 3 }, { index: 62 }, { nameIndex: 31, value: 'application/grpc' }), true), ts: 50n },
+        { side: S, bytes: headers(11, block({ index: 8 }, { index: 63 }), true), ts: 60n },
+      ],
+    });
+    const grpc = (service: string | undefined, method: string | undefined, statusCode: number | undefined) => ({
+      service, method, statusCode, requestMessages: 0, responseMessages: 0, messagesExact: true,
+    });
+    assert.deepEqual(out.txs, [
+      base({ streamId: 7, method: 'POST', path: undefined, authority: undefined, startNs: 10n, endNs: 20n, grpc: grpc(undefined, undefined, 0), unknown: ['path', 'authority'], ctx: 1 }),
+      base({ streamId: 9, method: 'POST', path: '/shop.Cart/Add', authority: undefined, startNs: 30n, endNs: 40n, grpc: grpc('shop.Cart', 'Add', 0), ctx: 2 }),
+      base({ streamId: 11, method: 'POST', path: '/shop.Cart/Add', authority: undefined, startNs: 50n, endNs: 60n, grpc: grpc('shop.Cart', 'Add', undefined), unknown: ['grpcStatus'], ctx: 3 }),
+    ]);
+    assert.equal(out.stats.hpack.unknownRefs, 2);
+    assert.equal(out.stats.transactionsWithUnknownFields, 2);
+    assert.equal(out.stats.frames.resyncs, 2);
+  });
+
+  it('lost bytes: inside DATA they are counted, over a frame header they desync until a syscall starts frames again', () => {
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings(), headers(1, GRPC_REQ('/a.B/C')), data(1, grpcMessages(Buffer.alloc(10)), true)]), ts: 10n },
+        { side: S, bytes: Buffer.concat([headers(1, GRPC_RESP), data(1, grpcMessages(Buffer.alloc(100))).subarray(0, 30)]), ts: 20n },
+        { side: S, skip: 84, ts: 21n },
+        { side: S, bytes: headers(1, TRAILERS(0), true), ts: 30n },
+        { side: C, bytes: headers(3, GRPC_REQ('/a.B/D'), false), ts: 40n },
+        { side: C, skip: 20, ts: 41n },
+        { side: S, bytes: headers(3, TRAILERS(0), true), ts: 50n },
+      ],
+    });
+    assert.deepEqual(
+      out.txs.map((t) => [t.streamId, t.responseBodyBytes, t.grpc?.statusCode, t.grpc?.responseMessages, t.truncated]),
+      [[1, 105, 0, 1, false], [3, 0, 0, 0, true]],
+    );
+    assert.equal(out.stats.frames.desyncs, 1);
+  });
+});

@@ -71,9 +71,10 @@ export class RunningAgent {
     return this.stdout;
   }
 
-  /** Transactions printed so far. */
+  /** Transactions printed so far (whole lines only: the last may still be arriving). */
   transactions(): JsonTransaction[] {
     return this.stdout
+      .slice(0, this.stdout.lastIndexOf('\n') + 1)
       .split('\n')
       .filter((l) => l.trim() !== '')
       .map((l) => JSON.parse(l) as JsonTransaction);

@@ -91,6 +91,7 @@ export interface FrameSink {
   /**
    * A whole frame. payload is undefined for DATA (streamed through onData)
    * and for frames whose payload was not (fully) captured or was too big.
+   * It may be a view into the pushed bytes: valid only during the call.
    */
   onFrame(h: FrameHeader, payload: Uint8Array | undefined, ts: bigint): void;
   /** Frame boundaries were lost: whatever the lost bytes held is unknown. */
@@ -251,7 +252,7 @@ export class FrameReader {
         if (this.h.type === FrameType.DATA) this.dataSkipped(k, ts);
         this.left -= k;
         n -= k;
-        if (this.left === 0) this.endFrame(ts);
+        if (this.left === 0) this.endFrame(ts, undefined);
         continue;
       }
       if (this.state !== State.Desync) this.desync(ts);
@@ -285,21 +286,30 @@ export class FrameReader {
     } else if (length > MAX_BUFFERED_FRAME) {
       this.stats.oversizedFrames++;
       this.lost = true;
-    } else if (length > 0) {
-      this.buf = new Uint8Array(length);
     }
-    if (length === 0) this.endFrame(ts);
+    if (length === 0) this.endFrame(ts, EMPTY);
     else this.state = State.Payload;
   }
 
   /** Consumes payload bytes from data[i..]; returns how many. */
   private payload(data: Uint8Array, i: number, ts: bigint): number {
     const n = Math.min(this.left, data.length - i);
-    if (this.h.type === FrameType.DATA) this.dataBytes(data, i, n, ts);
-    else if (this.buf) this.buf.set(data.subarray(i, i + n), this.bufFill);
+    if (this.h.type === FrameType.DATA) {
+      this.dataBytes(data, i, n, ts);
+    } else if (!this.lost) {
+      if (this.bufFill === 0 && n === this.left) {
+        // The whole payload is in this push: handed over as a view, no copy
+        // (the sink uses it before push returns).
+        this.bufFill = n;
+        this.left = 0;
+        this.endFrame(ts, data.subarray(i, i + n));
+        return n;
+      }
+      (this.buf ??= new Uint8Array(this.h.length)).set(data.subarray(i, i + n), this.bufFill);
+    }
     this.bufFill += n;
     this.left -= n;
-    if (this.left === 0) this.endFrame(ts);
+    if (this.left === 0) this.endFrame(ts, this.buf);
     return n;
   }
 
@@ -333,12 +343,11 @@ export class FrameReader {
     if (take > 0) this.sink.onData(this.h.streamId, undefined, take, ts);
   }
 
-  private endFrame(ts: bigint): void {
+  private endFrame(ts: bigint, payload: Uint8Array | undefined): void {
     this.state = State.Header;
     this.stats.frames++;
-    const payload = this.h.type === FrameType.DATA || this.lost ? undefined : (this.buf ?? EMPTY);
     this.buf = undefined;
-    this.sink.onFrame(this.h, payload, ts);
+    this.sink.onFrame(this.h, this.h.type === FrameType.DATA || this.lost ? undefined : payload, ts);
   }
 }
 

@@ -256,15 +256,7 @@ export class Http2Session<C = undefined> {
       this.pending[side] = undefined;
       this.blockLost(side);
     }
-    const block: PendingBlock = {
-      streamId: h.streamId,
-      type: h.type,
-      endStream: h.type === FrameType.HEADERS && (h.flags & FLAG_END_STREAM) !== 0,
-      parts: [],
-      bytes: 0,
-      lost: p === undefined,
-      ts,
-    };
+    let fragment: Uint8Array | undefined;
     if (p) {
       let from = 0;
       let to = p.length;
@@ -274,11 +266,16 @@ export class Http2Session<C = undefined> {
       }
       if (h.type === FrameType.HEADERS && h.flags & FLAG_PRIORITY) from += 5;
       if (h.type === FrameType.PUSH_PROMISE) from += 4;
-      if (from > to) block.lost = true;
-      else this.addPart(block, p.subarray(from, to));
+      if (from <= to) fragment = p.subarray(from, to);
     }
-    if (h.flags & FLAG_END_HEADERS) this.blockDone(side, block);
-    else this.pending[side] = block;
+    const endStream = h.type === FrameType.HEADERS && (h.flags & FLAG_END_STREAM) !== 0;
+    if (h.flags & FLAG_END_HEADERS) {
+      this.blockDone(side, h.streamId, h.type, endStream, fragment, ts);
+      return;
+    }
+    const block: PendingBlock = { streamId: h.streamId, type: h.type, endStream, parts: [], bytes: 0, lost: fragment === undefined, ts };
+    if (fragment) this.addPart(block, fragment);
+    this.pending[side] = block;
   }
 
   private continuation(side: Side, h: FrameHeader, p: Uint8Array | undefined): void {
@@ -293,10 +290,12 @@ export class Http2Session<C = undefined> {
     else this.addPart(block, p);
     if (h.flags & FLAG_END_HEADERS) {
       this.pending[side] = undefined;
-      this.blockDone(side, block);
+      const bytes = block.lost ? undefined : Buffer.concat(block.parts);
+      this.blockDone(side, block.streamId, block.type, block.endStream, bytes, block.ts);
     }
   }
 
+  /** Keeps a copy of a fragment: frame payloads are views valid only during the call. */
   private addPart(block: PendingBlock, part: Uint8Array): void {
     if (block.lost) return;
     block.bytes += part.length;
@@ -305,8 +304,7 @@ export class Http2Session<C = undefined> {
       block.parts = [];
       return;
     }
-    // The frame's payload buffer is the reader's own: keep a view, it is not reused.
-    block.parts.push(part);
+    block.parts.push(part.slice());
   }
 
   private blockLost(side: Side): void {
@@ -314,12 +312,12 @@ export class Http2Session<C = undefined> {
     this.hpack[side].desync();
   }
 
-  private blockDone(side: Side, pb: PendingBlock): void {
+  /** A whole header block (bytes undefined: lost) from `side` on a stream. */
+  private blockDone(side: Side, streamId: number, type: number, endStream: boolean, bytes: Uint8Array | undefined, ts: bigint): void {
     let fields: HeaderField[] | undefined;
-    if (pb.lost) {
+    if (bytes === undefined) {
       this.blockLost(side);
     } else {
-      const bytes = pb.parts.length === 1 ? pb.parts[0] : Buffer.concat(pb.parts);
       try {
         fields = this.hpack[side].decode(bytes);
       } catch (e) {
@@ -328,7 +326,7 @@ export class Http2Session<C = undefined> {
         this.stats.headerBlocksLost++;
       }
     }
-    if (pb.type === FrameType.PUSH_PROMISE) return;
+    if (type === FrameType.PUSH_PROMISE) return;
     const b = summarize(fields);
     if (this.clientSide === undefined) {
       if (b.method !== undefined) this.setClientSide(side);
@@ -338,8 +336,8 @@ export class Http2Session<C = undefined> {
         return;
       }
     }
-    if (side === this.clientSide) this.requestBlock(pb, b);
-    else this.responseBlock(pb, b);
+    if (side === this.clientSide) this.requestBlock(streamId, ts, b);
+    else this.responseBlock(streamId, endStream, ts, b);
   }
 
   private setClientSide(side: Side): void {
@@ -347,14 +345,13 @@ export class Http2Session<C = undefined> {
     this.onClientSide?.(side);
   }
 
-  private requestBlock(pb: PendingBlock, b: Block): void {
-    const id = pb.streamId;
+  private requestBlock(id: number, ts: bigint, b: Block): void {
     if (!this.streams.has(id)) {
       // Client streams are odd and rise (§5.1.1): anything else is trailers
       // of a stream opened before we could follow it.
       if ((id & 1) === 0 || id <= this.lastRequestId) return;
       this.lastRequestId = id;
-      this.open(id, pb.ts, b);
+      this.open(id, ts, b);
     }
     // The request half ending (END_STREAM here or on DATA) changes nothing: the response ends the transaction.
   }
@@ -400,8 +397,8 @@ export class Http2Session<C = undefined> {
     return s;
   }
 
-  private responseBlock(pb: PendingBlock, b: Block): void {
-    const s = this.streams.get(pb.streamId);
+  private responseBlock(id: number, endStream: boolean, ts: bigint, b: Block): void {
+    const s = this.streams.get(id);
     if (!s) {
       this.stats.responsesWithoutRequest++;
       return;
@@ -420,7 +417,7 @@ export class Http2Session<C = undefined> {
     const g = parseGrpcStatus(b.grpcStatus);
     if (g !== undefined) s.grpcStatus = g;
     if (b.unknown) s.responseUnknown = true;
-    if (pb.endStream) this.finish(s, pb.ts, undefined);
+    if (endStream) this.finish(s, ts, undefined);
   }
 
   private data(side: Side, id: number, data: Uint8Array | undefined, n: number): void {

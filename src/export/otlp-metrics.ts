@@ -34,6 +34,10 @@ const ATTRIBUTE: Record<string, { key: string; numeric: boolean }> = {
   service_name: { key: 'service.name', numeric: false },
   server_address: { key: 'server.address', numeric: false },
   server_port: { key: 'server.port', numeric: true },
+  rpc_system: { key: 'rpc.system', numeric: false },
+  rpc_service: { key: 'rpc.service', numeric: false },
+  rpc_method: { key: 'rpc.method', numeric: false },
+  rpc_grpc_status_code: { key: 'rpc.grpc.status_code', numeric: true },
 };
 
 function hrNow(): HrTime {
@@ -96,7 +100,7 @@ function seriesOf(values: PromValue[], index: Map<number, number>): Series[] {
       const attributes: Attributes = {};
       for (const [k, raw] of Object.entries(labels)) {
         const a = ATTRIBUTE[k];
-        if (!a || raw === '') continue; // an empty route is no route
+        if (!a || raw === '') continue; // an empty route (or an unknown rpc field) is no attribute
         attributes[a.key] = a.numeric ? Number(raw) : String(raw);
       }
       s = { attributes, cumulative: new Array<number>(bucketCount).fill(0), sum: 0, count: 0 };

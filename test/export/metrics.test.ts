@@ -234,6 +234,27 @@ function histogramPoints(exported: ResourceMetrics, name: string): { metric: Met
 }
 
 describe('HttpMetrics over OTLP', () => {
+  it('gRPC calls go out as rpc.server.call.duration with the RPC attributes; an unknown status is no attribute', async () => {
+    const registry = new Registry();
+    const metrics = new HttpMetrics(registry);
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    metrics.enableOtlp(exporter, resourceFromAttributes({ 'service.name': 'sidelight' }), 100);
+    const rpc = { system: 'grpc' as const, service: 'shop.Catalog', method: 'Get', statusCode: 5 as number | undefined, requestMessages: 1, responseMessages: 0 };
+    metrics.record(server({ protocol: 'HTTP/2', method: 'POST', durationNs: 20_000_000, rpc }), 'catalog');
+    metrics.record(server({ protocol: 'HTTP/2', method: 'POST', durationNs: 20_000_000, rpc: { ...rpc, statusCode: undefined }, unknownFields: ['grpcStatus'] }), 'catalog');
+    await metrics.shutdown();
+    const all = exporter.getMetrics();
+    const last = all[all.length - 1];
+    const names = last.scopeMetrics.flatMap((s) => s.metrics.map((m) => m.descriptor.name));
+    assert.deepEqual(names, ['rpc.server.call.duration', 'rpc.server.requests_per_rpc', 'rpc.server.responses_per_rpc']);
+    const d = histogramPoints(last, 'rpc.server.call.duration');
+    assert.equal(d.metric.descriptor.unit, 's');
+    assert.deepEqual(d.points.map((p) => [p.attributes, p.value.count]), [
+      [{ 'rpc.system': 'grpc', 'rpc.service': 'shop.Catalog', 'rpc.method': 'Get', 'rpc.grpc.status_code': 5, 'service.name': 'catalog' }, 1],
+      [{ 'rpc.system': 'grpc', 'rpc.service': 'shop.Catalog', 'rpc.method': 'Get', 'service.name': 'catalog' }, 1],
+    ]);
+  });
+
   it('pushes the same aggregates under the OpenTelemetry names on shutdown', async () => {
     const registry = new Registry();
     const metrics = new HttpMetrics(registry);

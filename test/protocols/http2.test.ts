@@ -279,6 +279,20 @@ describe('HTTP/2 session', () => {
     assert.deepEqual(out.txs, [base({ streamId: 3, path: '/whole', startNs: 11n, endNs: 20n })]);
   });
 
+  it("SETTINGS_HEADER_TABLE_SIZE bounds the other side's table size updates", () => {
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings([[1, 256]]), headers(1, GET('/a'), true), headers(3, GET('/b'), true)]), ts: 10n },
+        { side: S, bytes: headers(1, block({ sizeUpdate: 256 }, { index: 8 }), true), ts: 20n },
+        { side: S, bytes: headers(3, block({ sizeUpdate: 1024 }, { index: 8 }), true), ts: 30n },
+      ],
+    });
+    // The second update exceeds what the client allowed: that block is malformed, the stream still ends.
+    assert.deepEqual(out.txs.map((t) => [t.streamId, t.status, t.unknown]), [[1, 200, []], [3, undefined, ['status']]]);
+    assert.equal(out.stats.hpackErrors, 1);
+  });
+
   it('GOAWAY and close: unanswered streams are counted, never reported', () => {
     const out = replay({
       opts: FRESH,

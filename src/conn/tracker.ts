@@ -20,7 +20,7 @@ import type { HttpTransaction, Role } from '../transactions/transaction';
 const CLASS_UNKNOWN = 0;
 const CLASS_HTTP2 = 2;
 /** Unjudged bytes kept per connection, and syscalls (the kernel judges at most 4 before giving up). */
-const EARLY_BYTES = 16 * 1024;
+const EARLY_BYTES = 8 * 1024;
 const EARLY_SYSCALLS = 4;
 
 /** The fields of a data event that placing it in the stream needs. */
@@ -136,6 +136,7 @@ export class ConnectionTracker implements EventSink {
       // The verdict came: what arrived before it is parsed first, in order.
       const early = c.early;
       c.early = undefined;
+      this.stats.bytesUnclassified -= early.bytes;
       for (const p of early.pieces) this.piece(c, p, ev.klass);
     }
     this.piece(c, ev, ev.klass);
@@ -150,14 +151,13 @@ export class ConnectionTracker implements EventSink {
   private holdEarly(c: Connection, ev: DataEvent): void {
     const early = (c.early ??= { pieces: [], bytes: 0, syscalls: 0 });
     if (ev.chunkOffset === 0) early.syscalls++;
+    // Counted as unparsed until a verdict lets them be parsed (then taken back).
+    this.stats.bytesUnclassified += ev.payload.length;
     if (early.syscalls <= EARLY_SYSCALLS && early.bytes + ev.payload.length <= EARLY_BYTES) {
       early.bytes += ev.payload.length;
       early.pieces.push({ ...pieceOf(ev), payload: Uint8Array.prototype.slice.call(ev.payload) });
-      return;
     }
-    // Past the bound: not kept. Its bytes will show up as a counted gap if a verdict ever comes.
-    this.stats.bytesUnclassified += ev.payload.length;
-    if (early.syscalls > EARLY_SYSCALLS) early.pieces = [];
+    // Past the bound: not kept; if a verdict ever comes they are a counted gap.
   }
 
   /** Places one piece at its exact stream position and hands it to the connection's parser. */

@@ -83,12 +83,13 @@ const server = (port: number) => (tx: JsonTransaction) => tx.role === 'server' &
 const client = (port: number) => (tx: JsonTransaction) => tx.role === 'client' && tx.peerPort === port;
 
 describe('HTTP/2 and gRPC end to end with real eBPF', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
-  const ports = { grpc: 0, pre: 0, h2: 0 };
+  const ports = { grpc: 0, pre: 0, h2: 0, front: 0 };
   const streamed: { startNs: bigint; endNs: bigint }[] = [];
   const grpcServers: grpc.Server[] = [];
   let h2server: http2.Http2Server;
   let Catalog: grpc.ServiceClientConstructor;
   let preClient: CatalogClient;
+  let backendClient: CatalogClient;
   let agent: RunningAgent;
   const seen = new Map<number, number>(); // port -> transactions taken so far
 
@@ -117,6 +118,20 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip: skipReason ? `need
     preClient = new Catalog(`127.0.0.1:${ports.pre}`, grpc.credentials.createInsecure()) as unknown as CatalogClient;
     for (let i = 0; i < 5; i++) assert.equal((await unary(preClient, `before-${i}`)).err, null);
 
+    // A front service whose Get calls the catalog's Get: gRPC A -> B.
+    const backend = new Catalog(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure()) as unknown as CatalogClient;
+    const front = new grpc.Server();
+    front.addService(Catalog.service, {
+      Get(call: grpc.ServerUnaryCall<Item, Item>, cb: grpc.sendUnaryData<Item>) {
+        backend.Get({ name: `via front ${call.request.name}`, n: 0 }, new grpc.Metadata(), (err, res) => cb(err, res));
+      },
+    });
+    await new Promise<void>((resolve, reject) =>
+      front.bindAsync(`127.0.0.1:${ports.front}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    );
+    grpcServers.push(front);
+    backendClient = backend;
+
     h2server = http2.createServer();
     h2server.on('stream', (stream, headers) => {
       const p = String(headers[':path']);
@@ -136,6 +151,7 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip: skipReason ? `need
 
   after(async () => {
     preClient?.close();
+    backendClient?.close();
     for (const s of grpcServers) s.forceShutdown();
     h2server?.close();
     if (agent) {
@@ -251,6 +267,25 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip: skipReason ? `need
     // The client span is on this node: the server span is its child.
     assert.equal(s.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(s.parentSpanId, cl.spanId);
+  });
+
+  it('gRPC A -> B, one call at a time: one trace per call, every parent exact (same thread, then both ends)', async () => {
+    const c = new Catalog(`127.0.0.1:${ports.front}`, grpc.credentials.createInsecure()) as unknown as CatalogClient;
+    for (let i = 0; i < 3; i++) assert.equal((await unary(c, `chain-${i}`)).err, null);
+    c.close();
+    const toFront = await settled(ports.front, 6);
+    const toBack = await settled(ports.grpc, 6);
+    for (let i = 0; i < 3; i++) {
+      const [entry, frontSrv] = [toFront.filter(client(ports.front))[i], toFront.filter(server(ports.front))[i]];
+      const [call, backSrv] = [toBack.filter(client(ports.grpc))[i], toBack.filter(server(ports.grpc))[i]];
+      assert.deepEqual(
+        [entry.parentSpanId, frontSrv.parentSpanId, call.parentSpanId, backSrv.parentSpanId],
+        ['', entry.spanId, frontSrv.spanId, call.spanId],
+        `call ${i}`,
+      );
+      assert.equal(new Set([entry.traceId, frontSrv.traceId, call.traceId, backSrv.traceId]).size, 1, `call ${i}: one trace`);
+    }
+    assert.equal(new Set(toFront.filter(client(ports.front)).map((tx) => tx.traceId)).size, 3);
   });
 
   it('Node http2 server with curl --http2-prior-knowledge: 5 requests', async () => {

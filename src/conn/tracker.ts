@@ -295,7 +295,9 @@ export class ConnectionTracker implements EventSink {
     return new Http2Session<RequestContext>(
       (tx) => this.emit(this.fromHttp2(c, tx)),
       this.stats.http2,
-      { clientSide, complete: c.fromStart, synced: [c.fromStart && c.next[0] === 0, c.fromStart && c.next[1] === 0] },
+      // Complete only if no byte of either direction went elsewhere first: a
+      // header block among them would have changed a table unseen.
+      { clientSide, complete: c.fromStart && c.next[0] === 0 && c.next[1] === 0, synced: [c.fromStart && c.next[0] === 0, c.fromStart && c.next[1] === 0] },
       (head, startNs) => {
         const link = this.linkState(c);
         return c.role === 'server'

@@ -165,7 +165,7 @@ export interface Http2SessionOptions {
   clientSide: Side | undefined;
   /** The connection was seen from its start: HPACK tables start empty, the client side starts with the preface. */
   complete: boolean;
-  /** Per side: the first byte pushed starts a frame (false: find frames at a later syscall boundary). */
+  /** Per side: the first byte pushed is the side's first byte ever (false: find frames at a later syscall boundary). */
   synced: [boolean, boolean];
 }
 
@@ -196,7 +196,8 @@ export class Http2Session<C = undefined> {
       onDesync: () => this.desync(side),
     });
     const reader = (side: Side) =>
-      new FrameReader(sink(side), stats.frames, opts.complete && opts.synced[side] && opts.clientSide === side, opts.synced[side]);
+      // Synced means at byte 0 of a connection seen from its start: the client's side opens with the preface.
+      new FrameReader(sink(side), stats.frames, opts.synced[side] && opts.clientSide === side, opts.synced[side]);
     this.readers = [reader(0), reader(1)];
     this.hpack = [new HpackDecoder(opts.complete, stats.hpack), new HpackDecoder(opts.complete, stats.hpack)];
   }

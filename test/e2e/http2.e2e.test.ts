@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { JsonTransaction } from '../../src/export/console';
-import { bpfUnavailable, freePort, ROOT, startAgent, type RunningAgent } from '../support/agent';
+import { bpfUnavailable, freePort, httpGet, ROOT, startAgent, type RunningAgent } from '../support/agent';
+import { OtlpReceiver } from '../support/otlp-receiver';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -91,6 +92,7 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip: skipReason ? `need
   let preClient: CatalogClient;
   let backendClient: CatalogClient;
   let agent: RunningAgent;
+  let receiver: OtlpReceiver;
   const seen = new Map<number, number>(); // port -> transactions taken so far
 
   /** Waits for `count` more transactions touching `port`, then returns them. */
@@ -146,7 +148,11 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip: skipReason ? `need
     });
     await new Promise<void>((resolve) => h2server.listen(ports.h2, '127.0.0.1', resolve));
 
-    agent = await startAgent(Object.values(ports).flatMap((p) => ['--port', String(p)]));
+    receiver = await OtlpReceiver.start({ transport: 'http' });
+    agent = await startAgent([
+      ...Object.values(ports).flatMap((p) => ['--port', String(p)]),
+      '--otlp-traces-endpoint', `${receiver.endpoint}/v1/traces`, '--otlp-protocol', 'http/protobuf', '--span-delay', '200',
+    ]);
   });
 
   after(async () => {
@@ -158,6 +164,7 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip: skipReason ? `need
       const { code } = await agent.stop();
       assert.equal(code, 0);
     }
+    await receiver?.stop();
   });
 
   it('gRPC unary: 20 OK and 3 NOT_FOUND, on both ends, with service, method and status', async () => {
@@ -178,6 +185,50 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip: skipReason ? `need
       );
       for (const tx of list) assert.equal(tx.unknownFields, undefined);
     }
+  });
+
+  it('gRPC spans over OTLP: named service/method, RPC attributes, status by the RPC conventions; RPC metrics on /metrics', async () => {
+    const before = receiver.spans.length;
+    const c = new Catalog(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure()) as unknown as CatalogClient;
+    assert.equal((await unary(c, 'otlp')).err, null);
+    assert.equal((await unary(c, 'missing-otlp')).err?.code, grpc.status.NOT_FOUND);
+    c.close();
+    const txs = await settled(ports.grpc, 4);
+    const spans = (await receiver.waitForSpans(before + 4, 20_000)).slice(before);
+    assert.equal(spans.length, 4);
+    const byId = new Map(spans.map((sp) => [sp.spanId, sp]));
+    for (const tx of txs) {
+      const sp = byId.get(tx.spanId);
+      assert.ok(sp, `span of ${tx.role} ${tx.grpcStatusCode}`);
+      const server = tx.role === 'server';
+      assert.equal(sp.name, 'shop.Catalog/Get');
+      assert.equal(sp.kind, server ? 2 : 3);
+      assert.deepEqual(sp.attributes, {
+        'rpc.system': 'grpc',
+        'rpc.service': 'shop.Catalog',
+        'rpc.method': 'Get',
+        'rpc.grpc.status_code': tx.grpcStatusCode,
+        'sidelight.rpc.request_messages': 1,
+        'sidelight.rpc.response_messages': tx.grpcStatusCode === 0 ? 1 : 0,
+        'server.address': '127.0.0.1',
+        'server.port': ports.grpc,
+        ...(server ? { 'client.address': '127.0.0.1' } : {}),
+        'network.peer.address': '127.0.0.1',
+        'network.peer.port': server ? tx.peerPort : ports.grpc,
+        'network.protocol.version': '2',
+        'http.request.body.size': tx.requestBytes,
+        'http.response.body.size': tx.responseBytes,
+        'user_agent.original': sp.attributes['user_agent.original'],
+      });
+      assert.match(String(sp.attributes['user_agent.original']), /^grpc-node-js\//);
+      // NOT_FOUND is not a server error by the RPC conventions; it is one for the client.
+      assert.equal(sp.status.code, tx.grpcStatusCode === 5 && !server ? 2 : 0, `${tx.role} ${tx.grpcStatusCode}`);
+    }
+    const metrics = (await httpGet(agent.adminPort, '/metrics')).body;
+    const count = (side: string, code: number) =>
+      metrics.split('\n').find((l) => l.startsWith(`rpc_${side}_call_duration_seconds_count{`) && l.includes('rpc_method="Get"') && l.includes(`rpc_grpc_status_code="${code}"`));
+    assert.match(count('server', 5) ?? '', / 4$/, 'three NOT_FOUND calls before, this one');
+    assert.match(count('client', 5) ?? '', / 4$/);
   });
 
   it('gRPC server streaming of 100 messages ends at END_STREAM, not at the response headers', async () => {

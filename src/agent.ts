@@ -1,20 +1,15 @@
-// Wires the pipeline of DESIGN.md: capture -> conn tracker -> HTTP/1 parser
-// -> transactions (trace links) -> enrich (routes, resources) -> exporters
-// (console, Prometheus, OTLP), plus the admin server.
+// The live agent: the kernel capture feeding the pipeline (src/pipeline.ts),
+// the admin server, the agent's own metrics, and an orderly stop.
 import type http from 'node:http';
 import { startAdminServer } from './admin/server';
 import { Capture } from './capture/capture';
 import { preflight } from './capture/preflight';
 import { ListeningPorts } from './conn/listeners';
-import { ConnectionTracker } from './conn/tracker';
 import type { Config } from './config/config';
 import { ProcessNames } from './enrich/process';
 import { registerSelfMetrics, type SelfStats } from './export/self-metrics';
-import { Telemetry } from './export/telemetry';
 import type { Logger } from './log';
-import { WallClock } from './transactions/clock';
-import { TraceLinker } from './transactions/linker';
-import { buildSampler, SpanSampler } from './transactions/sampling';
+import { buildPipeline, parserStats } from './pipeline';
 
 const SWEEP_MS = 5_000;
 
@@ -23,16 +18,8 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
 
   const capture = new Capture();
   const processes = new ProcessNames();
-  const telemetry = new Telemetry(config, processes, log);
-  const linker = new TraceLinker(new SpanSampler(buildSampler(config.sampler, config.samplerArg)));
-  const tracker = new ConnectionTracker(
-    (tx) => telemetry.export(tx),
-    new WallClock(() => capture.clockOffsetNs()),
-    new ListeningPorts(),
-    processes,
-    { maxConnections: config.maxConnections, idleTimeoutMs: config.idleTimeoutSec * 1000 },
-    linker,
-  );
+  const listeners = new ListeningPorts();
+  const { telemetry, linker, tracker } = buildPipeline(config, log, processes, () => capture.clockOffsetNs(), listeners);
   let ready = false;
   const stats = () => ({
     capture: capture.stats(),
@@ -44,31 +31,11 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
   });
   const selfStats = (): SelfStats => {
     const c = capture.stats();
-    const t = tracker.stats;
     return {
       eventsReceived: c.events,
       kernelDrops: c.kernel.ringbufDrops + c.kernel.ringbufCloseDrops,
-      bytesUnparsed: {
-        lost: t.bytesLost,
-        uncaptured: t.bytesUncaptured,
-        before_role: t.bytesBeforeRole,
-        unclassified: t.bytesUnclassified,
-        discarded_http1: t.http1.discardedBytes,
-        desynced_http2: t.http2.frames.bytesDesynced,
-      },
-      parseErrors: { http1: t.http1.parseErrors, http2_framing: t.http2.frames.desyncs, hpack: t.http2.hpackErrors },
-      http2Unknown: {
-        hpack_refs: t.http2.hpack.unknownRefs,
-        transactions: t.http2.transactionsWithUnknownFields,
-        header_blocks_lost: t.http2.headerBlocksLost,
-      },
-      http2Streams: {
-        reset: t.http2.streamsReset,
-        unanswered: t.http2.unansweredStreams,
-        response_without_request: t.http2.responsesWithoutRequest,
-      },
+      ...parserStats(tracker),
       connectionsTracked: tracker.size,
-      transactions: t.http1.transactions + t.http2.transactions,
       spansExported: telemetry.spans?.stats.exported ?? 0,
       spansDropped: { queue_full: telemetry.spans?.stats.droppedQueueFull ?? 0 },
       exportErrors: { traces: telemetry.spans?.stats.exportErrors ?? 0, metrics: telemetry.metricExportFailures },

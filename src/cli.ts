@@ -1,9 +1,12 @@
 // Command line: `sidelight run` and its flags (see README).
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runAgent } from './agent';
-import { ConfigError, fromEnv, fromFile, resolveConfig, type RawConfig } from './config/config';
+import { ConfigError, fromEnv, fromFile, resolveConfig, type Config, type RawConfig } from './config/config';
 import { PreflightError } from './capture/preflight';
-import { createLogger } from './log';
+import { RecordingError } from './capture/recording';
+import { createLogger, type Logger } from './log';
+import { recordCapture } from './record';
+import { replayRecording } from './replay';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   if (!/^\d+(,\d+)*$/.test(value)) throw new InvalidArgumentError('expected a number (or a comma-separated list)');
@@ -75,24 +78,57 @@ function flagsToRaw(f: RunFlags): RawConfig {
   };
 }
 
+function configOf(flags: RunFlags) {
+  try {
+    return resolveConfig({ flags: flagsToRaw(flags), env: fromEnv(process.env), file: flags.config ? fromFile(flags.config) : undefined });
+  } catch (err) {
+    if (err instanceof ConfigError) die(err.message);
+    throw err;
+  }
+}
+
+/** Runs `work` until it ends, SIGINT/SIGTERM, or stdout's reader leaves; one-line errors. */
+async function runUntilStopped(config: Config, work: (log: Logger, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const log = createLogger(config.logLevel);
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(130); // a second signal: leave now
+    log.info({ signal: sig }, 'stopping');
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // `sidelight run | head`: the reader left, so stop cleanly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    if (!stop.signal.aborted) {
+      log.info('stdout closed by its reader; stopping');
+      stop.abort();
+    }
+  });
+  try {
+    await work(log, stop.signal);
+  } catch (err) {
+    if (err instanceof PreflightError || err instanceof Error) die(err.message);
+    throw err;
+  }
+}
+
 function die(message: string): never {
   process.stderr.write(`sidelight: ${message}\n`);
   process.exit(2);
 }
 
-export function buildCli(): Command {
-  const program = new Command('sidelight')
-    .description('HTTP observability from the kernel: no sidecar, no code change')
-    .exitOverride()
-    .configureOutput({
-      // Commander's own errors become one line that says where usage is.
-      writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `sidelight: ${s.slice(7).trimEnd()} (see: sidelight run --help)\n` : s),
-    });
+/** Commander's own errors become one line that says where usage is. */
+function oneLineErrors(help: string): { writeErr: (s: string) => void } {
+  return { writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `sidelight: ${s.slice(7).trimEnd()} (see: ${help})\n` : s) };
+}
 
-  program
-    .command('run')
-    .description('capture HTTP/1.x transactions of every process on this host')
-    .addOption(new Option('--output <format>', 'transaction output on stdout').choices(['text', 'json']))
+/** The settings every command shares (each uses the part it needs). */
+function withSettings(cmd: Command): Command {
+  return cmd
+    .configureOutput(oneLineErrors(`sidelight ${cmd.name()} --help`))
+    .addOption(new Option('--output <format>', 'transaction output on stdout (none: export only)').choices(['text', 'json', 'none']))
     .option('--pid <n...>', 'only these process ids (repeatable)', collect)
     .option('--port <n...>', 'only connections whose local or peer port matches (repeatable)', collect)
     .option('--duration <seconds>', 'stop after this many seconds')
@@ -122,39 +158,47 @@ export function buildCli(): Command {
     .option('--ignore-route <pattern>', 'path pattern not to report, such as /healthz (repeatable)', strings)
     .option('--max-routes <n>', 'distinct routes per service before the overflow value (default 500)')
     .option('--metric-interval <ms>', 'OTLP metric push interval (OTEL_METRIC_EXPORT_INTERVAL, default 60000)')
-    .option('--span-delay <ms>', 'longest a span waits for its batch (OTEL_BSP_SCHEDULE_DELAY, default 5000)')
+    .option('--span-delay <ms>', 'longest a span waits for its batch (OTEL_BSP_SCHEDULE_DELAY, default 5000)');
+}
+
+export function buildCli(): Command {
+  const program = new Command('sidelight')
+    .description('HTTP observability from the kernel: no sidecar, no code change')
+    .exitOverride()
+    .configureOutput(oneLineErrors('sidelight --help'));
+
+  withSettings(program.command('run').description('capture HTTP/1.x, HTTP/2 and gRPC transactions of every process on this host'))
     .action(async (flags: RunFlags) => {
-      let config;
-      try {
-        config = resolveConfig({ flags: flagsToRaw(flags), env: fromEnv(process.env), file: flags.config ? fromFile(flags.config) : undefined });
-      } catch (err) {
-        if (err instanceof ConfigError) die(err.message);
-        throw err;
-      }
-      const log = createLogger(config.logLevel);
-      const stop = new AbortController();
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (stop.signal.aborted) process.exit(130); // a second signal: leave now
-        log.info({ signal: sig }, 'stopping');
-        stop.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      // `sidelight run | head`: the reader left, so stop cleanly.
-      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EPIPE') throw err;
-        if (!stop.signal.aborted) {
-          log.info('stdout closed by its reader; stopping');
-          stop.abort();
-        }
-      });
-      try {
-        await runAgent(config, log, stop.signal);
-      } catch (err) {
-        if (err instanceof PreflightError || err instanceof Error) die(err.message);
-        throw err;
-      }
+      const config = configOf(flags);
+      await runUntilStopped(config, (log, signal) => runAgent(config, log, signal));
     });
+
+  withSettings(
+    program
+      .command('record')
+      .description('write the raw kernel batches to a file, for replay (uses the capture settings)')
+      .requiredOption('--out <file>', 'recording file to write'),
+  ).action(async (flags: RunFlags & { out: string }) => {
+    const config = configOf(flags);
+    await runUntilStopped(config, (log, signal) => recordCapture(config, flags.out, log, signal));
+  });
+
+  withSettings(
+    program
+      .command('replay')
+      .description('run a recording through the whole pipeline offline (uses the output and export settings)')
+      .argument('<file>', 'recording made by sidelight record'),
+  ).action(async (file: string, flags: RunFlags) => {
+    const config = configOf(flags);
+    const log = createLogger(config.logLevel);
+    try {
+      const r = await replayRecording(file, config, log);
+      log.info({ file, batches: r.batches, events: r.events, ...r.stats }, 'replayed');
+    } catch (err) {
+      if (err instanceof RecordingError) die(err.message);
+      throw err;
+    }
+  });
   return program;
 }
 

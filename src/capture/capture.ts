@@ -1,6 +1,6 @@
 // One capture session: checks the ABI, starts the kernel programs, decodes
 // every batch into the sink, and stops after the last batch is delivered.
-import { loadAddon, type Addon, type AddonStats, type ProgramStatus } from './addon';
+import { loadAddon, type Addon, type AddonLayout, type AddonStats, type ProgramStatus } from './addon';
 import { BatchDecoder, type DecodeStats } from './decoder';
 import type { EventSink } from './events';
 import { checkLayout } from './layout';
@@ -25,8 +25,11 @@ export class Capture {
 
   constructor(private readonly addon: Addon = loadAddon()) {}
 
-  /** Throws one line saying what went wrong and how to fix it. */
-  start(opts: CaptureOptions, sink: EventSink): void {
+  /**
+   * Throws one line saying what went wrong and how to fix it. `tap` sees
+   * every raw batch before it is decoded (the recorder writes them).
+   */
+  start(opts: CaptureOptions, sink: EventSink, tap?: (batch: Buffer, count: number) => void): void {
     checkLayout(this.addon.layout());
     const decoder = new BatchDecoder(sink);
     let resolveClosed: () => void = () => {};
@@ -43,7 +46,12 @@ export class Capture {
         pids: opts.pids,
         ports: opts.ports,
       },
-      (batch, count) => decoder.decode(batch, count),
+      tap
+        ? (batch, count) => {
+            tap(batch, count);
+            decoder.decode(batch, count);
+          }
+        : (batch, count) => decoder.decode(batch, count),
       () => {
         this.running = false;
         resolveClosed();
@@ -55,6 +63,11 @@ export class Capture {
 
   get isRunning(): boolean {
     return this.running;
+  }
+
+  /** The event layout the addon was built with (recordings carry it). */
+  layout(): AddonLayout {
+    return this.addon.layout();
   }
 
   programs(): ProgramStatus[] {

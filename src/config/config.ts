@@ -261,7 +261,7 @@ export function resolveConfig(sources: { flags?: RawConfig; env?: RawConfig; fil
   };
   const c: Config = { ...DEFAULTS, pids: [], ports: [] };
   let r: Raw | undefined;
-  if ((r = pick('output'))) c.output = oneOf('output', r, ['text', 'json'] as const);
+  if ((r = pick('output'))) c.output = oneOf('output', r, ['text', 'json', 'none'] as const);
   if ((r = pick('pids'))) c.pids = integerList('pid', r, 1, 4_194_304);
   if ((r = pick('ports'))) c.ports = integerList('port', r, 1, 65535);
   if ((r = pick('durationSec'))) c.durationSec = integer('duration', r, 1, 31_536_000);

@@ -28,6 +28,12 @@ export class ListeningPorts {
     return this.ports.has(port);
   }
 
+  /** The listening ports now (recordings carry them, for replay). */
+  snapshot(): number[] {
+    this.refresh();
+    return [...this.ports].sort((a, b) => a - b);
+  }
+
   refresh(): void {
     const ports = new Set<number>();
     for (const file of ['net/tcp', 'net/tcp6']) {

@@ -49,3 +49,14 @@ export class ProcessNames {
     for (const [pid, v] of this.names) if (v.seen < cutoff) this.names.delete(pid);
   }
 }
+
+/** Replay: no /proc to ask, so a process is named by what its events carried (the kernel's thread name). */
+export class RecordedProcessNames {
+  nameOf(_pid: number, fallback: () => string): string {
+    return fallback();
+  }
+
+  commandLine(): string | undefined {
+    return undefined;
+  }
+}

@@ -2,7 +2,8 @@
 import type { HttpTransaction } from '../transactions/transaction';
 import { redactQuery, splitTarget } from './redact';
 
-export type OutputFormat = 'text' | 'json';
+/** 'none': no transaction lines (export through OTLP and Prometheus only). */
+export type OutputFormat = 'text' | 'json' | 'none';
 
 export interface ConsoleOptions {
   format: OutputFormat;
@@ -125,7 +126,7 @@ export class ConsoleExporter {
   constructor(private readonly opts: ConsoleOptions, private readonly out: NodeJS.WritableStream = process.stdout) {}
 
   export(tx: HttpTransaction): void {
-    if (!this.out.writable) return; // the reader went away (EPIPE): the agent is stopping
+    if (this.opts.format === 'none' || !this.out.writable) return; // the reader went away (EPIPE): the agent is stopping
     const line = this.opts.format === 'json' ? JSON.stringify(toJson(tx, this.opts.redactQuery)) : toTextLine(tx, this.opts.redactQuery);
     this.out.write(`${line}\n`);
   }

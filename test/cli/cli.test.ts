@@ -14,12 +14,14 @@ function sidelight(args: string[], prefix: string[] = []): { code: number | null
 describe('sidelight command line errors', () => {
   const cases: [string[], string][] = [
     [['run', '--bogus'], "sidelight: unknown option '--bogus' (see: sidelight run --help)\n"],
-    [['run', '--output', 'xml'], "sidelight: option '--output <format>' argument 'xml' is invalid. Allowed choices are text, json. (see: sidelight run --help)\n"],
+    [['run', '--output', 'xml'], "sidelight: option '--output <format>' argument 'xml' is invalid. Allowed choices are text, json, none. (see: sidelight run --help)\n"],
     [['run', '--pid', 'abc'], "sidelight: option '--pid <n...>' argument 'abc' is invalid. expected a number (or a comma-separated list) (see: sidelight run --help)\n"],
     [['run', '--capture-bytes', '10'], 'sidelight: invalid capture-bytes "10" (from command line): expected 64..8192\n'],
     [['run', '--port', '0'], 'sidelight: invalid port "0" (from command line): expected 1..65535\n'],
     [['run', '--admin-port', '70000'], 'sidelight: invalid admin-port "70000" (from command line): expected 0..65535\n'],
-    [['frobnicate'], "sidelight: unknown command 'frobnicate' (see: sidelight run --help)\n"],
+    [['frobnicate'], "sidelight: unknown command 'frobnicate' (see: sidelight --help)\n"],
+    [['record'], "sidelight: required option '--out <file>' not specified (see: sidelight record --help)\n"],
+    [['replay', '/nonexistent.slrec'], "sidelight: cannot read recording /nonexistent.slrec: ENOENT: no such file or directory, open '/nonexistent.slrec'\n"],
   ];
   for (const [args, message] of cases) {
     it(`sidelight ${args.join(' ')}`, () => {

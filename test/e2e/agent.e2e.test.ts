@@ -2,8 +2,10 @@
 // SIGINT, and a clean kernel afterwards.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -73,6 +75,36 @@ describe('the agent process', { skip: skipReason ? `needs BPF: ${skipReason}` : 
     assert.equal(code, 0, stderr);
     const txs = stdout.trim().split('\n').map((l) => JSON.parse(l) as { role: string; pid: number; path: string });
     assert.deepEqual(txs.map((tx) => [tx.role, tx.pid, tx.path]), [0, 1, 2].map((i) => ['server', process.pid, `/p/${i}`]));
+    assert.deepEqual(await kernelObjectsAfterExit(), { progs: [], links: 0 });
+  });
+
+  it('record then replay: the recording yields the same transactions a live run prints', async () => {
+    const srv = await server();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sidelight-rec-'));
+    const file = path.join(dir, 'capture.slrec');
+    try {
+      const rec = spawn(process.execPath, [BIN, 'record', '--out', file, '--port', String(srv.port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      rec.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      for (let i = 0; i < 100 && !err.includes('"recording"'); i++) await sleep(100);
+      assert.match(err, /"msg":"recording"/);
+      for (let i = 0; i < 3; i++) await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${srv.port}/rec/${i}`]);
+      await sleep(300);
+      rec.kill('SIGINT');
+      assert.equal(await new Promise((r) => rec.once('exit', r)), 0, err);
+      assert.match(err, /"msg":"recorded"/);
+      const { stdout } = await run(process.execPath, [BIN, 'replay', file, '--output', 'json', '--log-level', 'warn']);
+      const txs = stdout.trim().split('\n').map((l) => JSON.parse(l) as { role: string; path: string; status: number; process: string });
+      assert.deepEqual(
+        txs.map((t) => [t.role, t.path, t.status]).sort(),
+        [0, 1, 2].flatMap((i) => [['client', `/rec/${i}`, 200], ['server', `/rec/${i}`, 200]]).sort(),
+      );
+      // Replay has no /proc: processes are named by the kernel's thread name.
+      assert.deepEqual([...new Set(txs.filter((t) => t.role === 'client').map((t) => t.process))], ['curl']);
+    } finally {
+      srv.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
     assert.deepEqual(await kernelObjectsAfterExit(), { progs: [], links: 0 });
   });
 

@@ -1,0 +1,36 @@
+// `sidelight replay FILE`: a recording through the whole user-space
+// pipeline, offline — decode, connection tracking, parsing, trace links,
+// routes, and the configured exporters.
+import { BatchDecoder } from './capture/decoder';
+import { readRecording, type RecordingHeader } from './capture/recording';
+import type { Config } from './config/config';
+import { RecordedProcessNames } from './enrich/process';
+import type { Logger } from './log';
+import { buildPipeline, parserStats, type Pipeline } from './pipeline';
+
+export interface ReplayResult {
+  header: RecordingHeader;
+  batches: number;
+  events: number;
+  stats: ReturnType<typeof parserStats>;
+}
+
+/** A pipeline that knows only what the recording carries: its clock offset and listening ports. */
+export function replayPipeline(header: RecordingHeader, config: Config, log: Logger, out?: NodeJS.WritableStream): Pipeline {
+  const listening = new Set(header.listeningPorts ?? []);
+  const offset = BigInt(header.clockOffsetNs);
+  return buildPipeline(config, log, new RecordedProcessNames(), () => offset, { has: (port) => listening.has(port) }, out);
+}
+
+export async function replayRecording(file: string, config: Config, log: Logger, out?: NodeJS.WritableStream): Promise<ReplayResult> {
+  const { header, batches } = readRecording(file);
+  const pipeline = replayPipeline(header, config, log, out);
+  const decoder = new BatchDecoder(pipeline.tracker);
+  let events = 0;
+  for (const b of batches) {
+    decoder.decode(b.batch, b.count);
+    events += b.count;
+  }
+  await pipeline.telemetry.shutdown(5_000);
+  return { header, batches: batches.length, events, stats: parserStats(pipeline.tracker) };
+}

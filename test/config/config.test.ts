@@ -34,7 +34,7 @@ describe('config', () => {
       message: 'invalid capture-bytes "10" (from command line): expected 64..8192',
     });
     assert.throws(() => resolveConfig({ env: fromEnv({ SIDELIGHT_OUTPUT: 'xml' }) }), {
-      message: 'invalid output "xml" (from environment): expected one of text, json',
+      message: 'invalid output "xml" (from environment): expected one of text, json, none',
     });
     assert.throws(() => resolveConfig({ flags: { ports: ['70000'] } }), { message: 'invalid port "70000" (from command line): expected 1..65535' });
     assert.throws(() => resolveConfig({ flags: { ringBytes: '5000' } }), { message: 'invalid ring-bytes "5000" (from command line): expected a power of two (e.g. 8388608)' });

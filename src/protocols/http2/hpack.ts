@@ -2,9 +2,6 @@
 // to a connection whose dynamic table already holds entries it never saw,
 // and may lose bytes later: a reference it cannot resolve yields a field
 // marked unknown (name/value undefined), never a guess and never garbage.
-import { HpackError, huffmanDecode, latin1 } from './huffman';
-
-export { HpackError, huffmanCodes, huffmanDecode } from './huffman';
 
 /** One decoded field; undefined name/value: from table state this decoder never saw. */
 export interface HeaderField {
@@ -12,98 +9,204 @@ export interface HeaderField {
   value: string | undefined;
 }
 
+export class HpackError extends Error {}
+
 export interface HpackStats {
   /** References to table entries from before the attach (or a loss). */
   unknownRefs: number;
 }
 
-/** RFC 7541 Appendix A: index 1..61 as `name` or `name=value`. */
-const STATIC = [
-  ':authority', ':method=GET', ':method=POST', ':path=/', ':path=/index.html', ':scheme=http', ':scheme=https',
-  ':status=200', ':status=204', ':status=206', ':status=304', ':status=400', ':status=404', ':status=500',
-  'accept-charset', 'accept-encoding=gzip, deflate', 'accept-language', 'accept-ranges', 'accept',
-  'access-control-allow-origin', 'age', 'allow', 'authorization', 'cache-control', 'content-disposition',
-  'content-encoding', 'content-language', 'content-length', 'content-location', 'content-range', 'content-type',
-  'cookie', 'date', 'etag', 'expect', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match',
-  'if-range', 'if-unmodified-since', 'last-modified', 'link', 'location', 'max-forwards', 'proxy-authenticate',
-  'proxy-authorization', 'range', 'referer', 'refresh', 'retry-after', 'server', 'set-cookie',
-  'strict-transport-security', 'transfer-encoding', 'user-agent', 'vary', 'via', 'www-authenticate',
+/** RFC 7541 Appendix A. */
+const STATIC: ReadonlyArray<readonly [string, string]> = [
+  ['', ''], // index 0 is not used
+  [':authority', ''], [':method', 'GET'], [':method', 'POST'], [':path', '/'], [':path', '/index.html'],
+  [':scheme', 'http'], [':scheme', 'https'], [':status', '200'], [':status', '204'], [':status', '206'],
+  [':status', '304'], [':status', '400'], [':status', '404'], [':status', '500'], ['accept-charset', ''],
+  ['accept-encoding', 'gzip, deflate'], ['accept-language', ''], ['accept-ranges', ''], ['accept', ''],
+  ['access-control-allow-origin', ''], ['age', ''], ['allow', ''], ['authorization', ''], ['cache-control', ''],
+  ['content-disposition', ''], ['content-encoding', ''], ['content-language', ''], ['content-length', ''],
+  ['content-location', ''], ['content-range', ''], ['content-type', ''], ['cookie', ''], ['date', ''],
+  ['etag', ''], ['expect', ''], ['expires', ''], ['from', ''], ['host', ''], ['if-match', ''],
+  ['if-modified-since', ''], ['if-none-match', ''], ['if-range', ''], ['if-unmodified-since', ''],
+  ['last-modified', ''], ['link', ''], ['location', ''], ['max-forwards', ''], ['proxy-authenticate', ''],
+  ['proxy-authorization', ''], ['range', ''], ['referer', ''], ['refresh', ''], ['retry-after', ''],
+  ['server', ''], ['set-cookie', ''], ['strict-transport-security', ''], ['transfer-encoding', ''],
+  ['user-agent', ''], ['vary', ''], ['via', ''], ['www-authenticate', ''],
 ];
-// Split once into two arrays indexed by the HPACK index (slot 0 unused).
-const STATIC_NAMES: string[] = [''];
-const STATIC_VALUES: string[] = [''];
-for (const e of STATIC) {
-  const eq = e.indexOf('=', 1);
-  STATIC_NAMES.push(eq < 0 ? e : e.slice(0, eq));
-  STATIC_VALUES.push(eq < 0 ? '' : e.slice(eq + 1));
-}
-export const STATIC_ENTRIES = STATIC_NAMES.length - 1; // 61
+export const STATIC_ENTRIES = STATIC.length - 1;
 
-/** RFC 7541 §4.1: an entry's size is its octets plus 32. */
-const ENTRY_OVERHEAD = 32;
-const MAX_INT = 0x7fffffff;
+// Huffman code (RFC 7541 Appendix B). The code is canonical, so the code
+// length of each symbol (0..255, then EOS) defines it; lengths 5..30 are
+// stored as the letters A..Z.
+const CODE_LENGTHS =
+  'ISXXXXXXXTZXXZXXXXXXXXZXXXXXXXXXBFFHIBDGFFDGDBBBAAABBBBBBBCDKBHF' +
+  'IBCCCCCCCCCCCCCCCCCCCCCCDCDIOIJBKABABABBBACCBBBABCBAABCCCCCKGJIX' +
+  'PRPPRRRSRSSSSSTSTTRSTSSSSQRSRSSTRQPRRSSQSRRTQRSSQQRQSRSSPRRRSRRS' +
+  'VVPORSRUVVVWWVTUOQVWWVWTQQVVXWWWPTPQRQQSRRUUTTVSVWVVWWWWWXWWWWWV' +
+  'Z';
+const EOS = 256;
+
+/** Canonical codes from the lengths: [code, length] per symbol. */
+export function huffmanCodes(): Array<[number, number]> {
+  const lens = Array.from(CODE_LENGTHS, (c) => c.charCodeAt(0) - 65 + 5);
+  const order = lens.map((_, s) => s).sort((a, b) => lens[a] - lens[b] || a - b);
+  const codes: Array<[number, number]> = new Array(lens.length);
+  let code = 0;
+  let prev = lens[order[0]];
+  order.forEach((s, i) => {
+    if (i > 0) {
+      code = (code + 1) * 2 ** (lens[s] - prev);
+      prev = lens[s];
+    }
+    codes[s] = [code, lens[s]];
+  });
+  return codes;
+}
+
+// A 4-bit state machine over the code tree: each state is an internal node;
+// each nibble moves to another and emits at most one symbol (codes are at
+// least 5 bits long). Entry: next state (bits 0-7), symbol (8-16), flags.
+const EMIT = 1 << 17;
+const FAIL = 1 << 18;
+const { table: HUFF, accepting: HUFF_ACCEPT } = buildDecoder();
+
+function buildDecoder(): { table: Int32Array; accepting: Uint8Array } {
+  // Tree as arrays: children of internal node i; a leaf is stored as ~symbol.
+  const left: number[] = [0];
+  const right: number[] = [0];
+  const depth: number[] = [0];
+  const ones: boolean[] = [true];
+  let nodes = 1;
+  for (const [sym, [code, len]] of huffmanCodes().entries()) {
+    let n = 0;
+    for (let b = len - 1; b >= 0; b--) {
+      const bit = Math.floor(code / 2 ** b) & 1;
+      const kids = bit ? right : left;
+      if (b === 0) {
+        kids[n] = ~sym;
+        break;
+      }
+      if (!kids[n]) {
+        kids[n] = nodes;
+        left.push(0);
+        right.push(0);
+        depth.push(depth[n] + 1);
+        ones.push(ones[n] && bit === 1);
+        nodes++;
+      }
+      n = kids[n];
+    }
+  }
+  const table = new Int32Array(nodes * 16);
+  // A string may end in a state whose path from the root is at most 7 one-bits (padding).
+  const accepting = new Uint8Array(nodes);
+  for (let n = 0; n < nodes; n++) {
+    accepting[n] = n === 0 || (ones[n] && depth[n] <= 7) ? 1 : 0;
+    for (let nib = 0; nib < 16; nib++) {
+      let cur = n;
+      let entry = 0;
+      for (let b = 3; b >= 0; b--) {
+        const next = (nib >> b) & 1 ? right[cur] : left[cur];
+        if (next < 0) {
+          const sym = ~next;
+          if (sym === EOS) {
+            entry = FAIL;
+            break;
+          }
+          entry = EMIT | (sym << 8);
+          cur = 0;
+        } else {
+          cur = next;
+        }
+      }
+      if (!(entry & FAIL)) entry |= cur;
+      table[n * 16 + nib] = entry;
+    }
+  }
+  return { table, accepting };
+}
+
+let huffOut = Buffer.allocUnsafe(4096);
+
+/** Huffman-decodes src[from, to) as latin1. */
+export function huffmanDecode(src: Uint8Array, from: number, to: number): string {
+  // Each symbol takes at least 5 bits: 8/5 output bytes per input byte at most.
+  const max = Math.ceil(((to - from) * 8) / 5);
+  if (huffOut.length < max) huffOut = Buffer.allocUnsafe(Math.max(max, huffOut.length * 2));
+  const out = huffOut;
+  let o = 0;
+  let state = 0;
+  for (let i = from; i < to; i++) {
+    const byte = src[i];
+    let e = HUFF[state * 16 + (byte >> 4)];
+    if (e & FAIL) throw new HpackError('EOS symbol inside a Huffman-coded string');
+    if (e & EMIT) out[o++] = (e >> 8) & 0xff;
+    state = e & 0xff;
+    e = HUFF[state * 16 + (byte & 0x0f)];
+    if (e & FAIL) throw new HpackError('EOS symbol inside a Huffman-coded string');
+    if (e & EMIT) out[o++] = (e >> 8) & 0xff;
+    state = e & 0xff;
+  }
+  if (!HUFF_ACCEPT[state]) throw new HpackError('Huffman padding is not a prefix of EOS of at most 7 bits');
+  return out.toString('latin1', 0, o);
+}
 
 interface Entry {
-  readonly name: string | undefined;
-  readonly value: string | undefined;
-  /** Exact size; a lower bound (name counted as 1 octet) when the name is unknown. */
-  readonly size: number;
+  name: string | undefined;
+  value: string | undefined;
+  size: number;
 }
 
-/** Ring buffer of entries, addressed newest-first from 1: inserts and evictions move nothing. */
+/** Entries of the dynamic table, newest last; `first` skips evicted ones without shifting. */
 class DynamicTable {
-  private ring: Array<Entry | undefined> = new Array(16);
-  private mask = 15;
-  private head = 0; // slot of the next insert
-  length = 0;
+  entries: Entry[] = [];
+  first = 0;
   size = 0;
 
+  get length(): number {
+    return this.entries.length - this.first;
+  }
+
+  /** 1-based from the newest. */
   get(i: number): Entry {
-    return this.ring[(this.head - i) & this.mask] as Entry;
+    return this.entries[this.entries.length - i];
   }
 
   add(e: Entry): void {
-    if (this.length > this.mask) this.grow();
-    this.ring[this.head] = e;
-    this.head = (this.head + 1) & this.mask;
-    this.length++;
+    this.entries.push(e);
     this.size += e.size;
   }
 
   evictOldest(): void {
-    const slot = (this.head - this.length) & this.mask;
-    this.size -= (this.ring[slot] as Entry).size;
-    this.ring[slot] = undefined;
-    this.length--;
+    this.size -= this.entries[this.first].size;
+    this.first++;
+    if (this.first > 32 && this.first * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.first);
+      this.first = 0;
+    }
   }
 
   clear(): void {
-    this.ring.fill(undefined);
-    this.length = 0;
+    this.entries = [];
+    this.first = 0;
     this.size = 0;
-  }
-
-  private grow(): void {
-    const ring: Array<Entry | undefined> = new Array(this.ring.length * 2);
-    for (let i = this.length; i >= 1; i--) ring[this.length - i] = this.get(i);
-    this.ring = ring;
-    this.mask = ring.length - 1;
-    this.head = this.length;
   }
 }
 
+const MAX_INT = 0x7fffffff;
+
 export class HpackDecoder {
   private readonly table = new DynamicTable();
-  /** Entries older than all of ours may exist: state from before the attach or a loss. */
+  /** Entries older than ours may exist: state from before the attach or a loss. */
   private older: boolean;
   private limit: number;
-  private max: number;
-  private src: Uint8Array = new Uint8Array(0);
+  private maxSize: number;
   private pos = 0;
+  private src: Uint8Array = new Uint8Array(0);
 
   /**
    * complete: seen from the connection's start (the table starts empty).
-   * maxTableSize: the table size in force (4096 unless SETTINGS changed it).
+   * maxTableSize: SETTINGS_HEADER_TABLE_SIZE in force (4096 unless changed).
    */
   constructor(
     complete: boolean,
@@ -112,7 +215,7 @@ export class HpackDecoder {
   ) {
     this.older = !complete;
     this.limit = maxTableSize;
-    this.max = maxTableSize;
+    this.maxSize = maxTableSize;
   }
 
   /** Some table state is unknown. */
@@ -120,17 +223,11 @@ export class HpackDecoder {
     return this.older;
   }
 
-  /** Sum of entry sizes (lower bounds for entries whose name is unknown). */
   get tableSize(): number {
     return this.table.size;
   }
 
-  /** The table's current maximum size (the last size update, or the initial size). */
-  get maxTableSize(): number {
-    return this.max;
-  }
-
-  /** The dynamic table as far as known, newest first. */
+  /** The dynamic table, newest first. */
   tableEntries(): HeaderField[] {
     const out: HeaderField[] = [];
     for (let i = 1; i <= this.table.length; i++) {
@@ -147,20 +244,17 @@ export class HpackDecoder {
 
   /** Bytes were lost: whatever the table holds now may have been changed unseen. */
   desync(): void {
-    // A lost block may have inserted entries, shifting every index of ours: none can be trusted.
+    // Our entries stay addressable only if no insertion was lost; that is unknown, so none are.
     this.table.clear();
     this.older = true;
   }
 
-  /** Decodes one whole header block; on HpackError the decoder has desynced itself. */
   decode(block: Uint8Array): HeaderField[] {
     try {
       return this.decodeBlock(block);
     } catch (e) {
       this.desync();
       throw e;
-    } finally {
-      this.src = EMPTY; // don't keep the caller's buffer alive
     }
   }
 
@@ -171,33 +265,27 @@ export class HpackDecoder {
     const end = block.length;
     while (this.pos < end) {
       const b = block[this.pos];
-      if (b >= 0x80) {
-        // Indexed field (1xxxxxxx).
+      if (b & 0x80) {
         const index = this.int(7);
-        if (index === 0) throw new HpackError('indexed field with index 0');
-        if (index <= STATIC_ENTRIES) {
-          out.push({ name: STATIC_NAMES[index], value: STATIC_VALUES[index] });
-        } else {
-          const e = this.dynamic(index);
-          out.push(e === undefined ? { name: undefined, value: undefined } : { name: e.name, value: e.value });
-        }
-      } else if (b >= 0x40) {
-        out.push(this.literal(6, true)); // with incremental indexing (01xxxxxx)
-      } else if (b >= 0x20) {
-        // RFC 7541 §4.2: size updates only at the start of a block.
+        if (index === 0) throw new HpackError('indexed header field with index 0');
+        const e = this.lookup(index);
+        out.push(e === undefined ? { name: undefined, value: undefined } : { name: e.name, value: e.value });
+      } else if (b & 0x40) {
+        out.push(this.literal(6, true));
+      } else if (b & 0x20) {
         if (out.length > 0) throw new HpackError('dynamic table size update after a header field');
         this.sizeUpdate(this.int(5));
       } else {
-        out.push(this.literal(4, false)); // without indexing (0000) or never indexed (0001)
+        // Without indexing (0000) or never indexed (0001): same layout.
+        out.push(this.literal(4, false));
       }
     }
     return out;
   }
 
   private sizeUpdate(n: number): void {
-    // While partial, SETTINGS we never saw may have raised the limit: accept what the encoder says.
     if (n > this.limit && !this.older) throw new HpackError(`table size update to ${n} above the limit ${this.limit}`);
-    this.max = n;
+    this.maxSize = n;
     this.evict(0);
   }
 
@@ -206,21 +294,25 @@ export class HpackDecoder {
     let name: string | undefined;
     if (nameIndex === 0) {
       name = this.string();
-    } else if (nameIndex <= STATIC_ENTRIES) {
-      name = STATIC_NAMES[nameIndex];
     } else {
-      name = this.dynamic(nameIndex)?.name;
+      const e = this.lookup(nameIndex);
+      name = e?.name;
     }
     const value = this.string();
     if (indexing) {
-      const size = (name === undefined ? 1 : name.length) + value.length + ENTRY_OVERHEAD;
+      // An unknown name still takes room: at least one octet.
+      const size = (name === undefined ? 1 : name.length) + value.length + 32;
       this.insert({ name, value, size });
     }
     return { name, value };
   }
 
-  /** Dynamic entry at an index > 61; undefined when it predates what this decoder saw (counted). */
-  private dynamic(index: number): Entry | undefined {
+  /** Entry at an index; undefined when it predates what this decoder saw (counted). */
+  private lookup(index: number): HeaderField | undefined {
+    if (index <= STATIC_ENTRIES) {
+      const s = STATIC[index];
+      return { name: s[0], value: s[1] };
+    }
     const i = index - STATIC_ENTRIES;
     if (i <= this.table.length) return this.table.get(i);
     if (!this.older) throw new HpackError(`index ${index} past the dynamic table (${this.table.length} entries)`);
@@ -229,9 +321,8 @@ export class HpackDecoder {
   }
 
   private insert(e: Entry): void {
-    if (e.size > this.max) {
-      // RFC 7541 §4.4: an entry larger than the table empties it and is not added.
-      // (e.size is exact or a lower bound, so the encoder emptied its table too.)
+    if (e.size > this.maxSize) {
+      // RFC 7541 §4.4: an entry larger than the table empties it.
       this.table.clear();
       this.older = false;
       return;
@@ -241,61 +332,50 @@ export class HpackDecoder {
   }
 
   /**
-   * Evicts our oldest entries until `room` more octets fit.
-   *
-   * Why ending `older` here is safe: the encoder evicts oldest first, and any
-   * entry we never saw is older than all of ours, so it goes before any of
-   * ours does. Our sizes are exact or lower bounds, so when our sum forces an
-   * eviction, the encoder's real sum forced at least as much: once one of our
-   * entries goes, nothing older is left. Likewise every entry takes ≥32
-   * octets, so if less than 32 stays free beside ours, no older one fits.
-   * Should the real maximum differ from ours (a size update lost or never
-   * seen), our table is still a newest-first prefix of the encoder's: we only
-   * ever drop entries from the old end, so an index either resolves to the
-   * right entry or fails; the cost is an HpackError, never a wrong field.
+   * Evicts oldest entries until `room` more octets fit. Entries older than
+   * ours (unknown) would be evicted before any of ours, so once one of ours
+   * goes, or no 32-octet entry could still fit beside ours, none are left.
    */
   private evict(room: number): void {
-    const t = this.table;
-    while (t.length > 0 && t.size + room > this.max) {
-      t.evictOldest();
+    while (this.table.length > 0 && this.table.size + room > this.maxSize) {
+      this.table.evictOldest();
       this.older = false;
     }
-    if (this.older && this.max - t.size - room < ENTRY_OVERHEAD) this.older = false;
+    if (this.older && this.maxSize - this.table.size - room < 32) this.older = false;
   }
 
-  /** RFC 7541 §5.1 integer with an n-bit prefix, at most 2^31-1. */
-  private int(prefixBits: number): number {
+  private int(prefix: number): number {
     const src = this.src;
-    let pos = this.pos;
-    if (pos >= src.length) throw new HpackError('truncated integer');
-    const mask = (1 << prefixBits) - 1;
-    let v = src[pos++] & mask;
-    if (v === mask) {
-      // 2^31-1 needs at most 5 continuation octets; more (even zero-valued padding) is malformed.
-      for (let shift = 0; ; shift += 7) {
-        if (shift > 28) throw new HpackError('integer with more than 5 continuation octets');
-        if (pos >= src.length) throw new HpackError('truncated integer');
-        const b = src[pos++];
-        v += (b & 0x7f) * 2 ** shift;
-        if (v > MAX_INT) throw new HpackError('integer above 2^31-1');
-        if (b < 0x80) break;
-      }
+    if (this.pos >= src.length) throw new HpackError('truncated integer');
+    const max = (1 << prefix) - 1;
+    let v = src[this.pos++] & max;
+    if (v < max) return v;
+    let shift = 0;
+    for (;;) {
+      if (this.pos >= src.length) throw new HpackError('truncated integer');
+      const b = src[this.pos++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (v > MAX_INT) throw new HpackError('integer above 2^31-1');
+      if (!(b & 0x80)) return v;
+      shift += 7;
     }
-    this.pos = pos;
-    return v;
   }
 
-  /** RFC 7541 §5.2 string literal. */
   private string(): string {
     const src = this.src;
     if (this.pos >= src.length) throw new HpackError('truncated string');
-    const huffman = src[this.pos] >= 0x80;
+    const huffman = (src[this.pos] & 0x80) !== 0;
     const len = this.int(7);
     const from = this.pos;
-    if (len > src.length - from) throw new HpackError(`string of ${len} octets past the end of the block`);
-    this.pos = from + len;
-    return huffman ? huffmanDecode(src, from, from + len) : latin1(src, from, from + len);
+    const to = from + len;
+    if (to > src.length) throw new HpackError(`string of ${len} octets past the end of the block`);
+    this.pos = to;
+    if (huffman) return huffmanDecode(src, from, to);
+    return latin1(src, from, to);
   }
 }
 
-const EMPTY = new Uint8Array(0);
+function latin1(src: Uint8Array, from: number, to: number): string {
+  if (Buffer.isBuffer(src)) return src.toString('latin1', from, to);
+  return Buffer.from(src.buffer, src.byteOffset + from, to - from).toString('latin1');
+}

@@ -164,6 +164,8 @@ describe('HPACK: malformed input', () => {
     ['index past the table', hex('be')],
     ['truncated integer', hex('ff')],
     ['integer overflow', hex('ff ff ff ff ff ff 0f')],
+    ['integer with 6 continuation octets (overlong zeros)', hex('ff 80 80 80 80 80 80 00')],
+    ['string length of 200 zero continuation octets (would reach NaN)', hex(`0001 617f ${'80'.repeat(200)} 01`)],
     ['string past the end', hex('0005 61')],
     ['Huffman padding of zeros', hex('0081 00')],
     ['Huffman padding longer than 7 bits', hex('0082 1fff')],

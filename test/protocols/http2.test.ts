@@ -284,12 +284,27 @@ describe('HTTP/2 session', () => {
       opts: FRESH,
       steps: [
         { side: C, bytes: Buffer.concat([PREFACE, settings([[1, 256]]), headers(1, GET('/a'), true), headers(3, GET('/b'), true)]), ts: 10n },
-        { side: S, bytes: headers(1, block({ sizeUpdate: 256 }, { index: 8 }), true), ts: 20n },
+        { side: S, bytes: Buffer.concat([frame(4, 1, 0), headers(1, block({ sizeUpdate: 256 }, { index: 8 }), true)]), ts: 20n },
         { side: S, bytes: headers(3, block({ sizeUpdate: 1024 }, { index: 8 }), true), ts: 30n },
       ],
     });
     // The second update exceeds what the client allowed: that block is malformed, the stream still ends.
     assert.deepEqual(out.txs.map((t) => [t.streamId, t.status, t.unknown]), [[1, 200, []], [3, undefined, ['status']]]);
+    assert.equal(out.stats.hpackErrors, 1);
+  });
+
+  it('a lowered SETTINGS_HEADER_TABLE_SIZE binds only once acknowledged', () => {
+    const ack = frame(4, 1, 0);
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings([[1, 256]]), headers(1, GET('/a'), true), headers(3, GET('/b'), true)]), ts: 10n },
+        // Sent before the server saw the client's SETTINGS: the old 4096 still holds.
+        { side: S, bytes: headers(1, block({ sizeUpdate: 4096 }, { index: 8 }), true), ts: 20n },
+        { side: S, bytes: Buffer.concat([ack, headers(3, block({ sizeUpdate: 1024 }, { index: 8 }), true)]), ts: 30n },
+      ],
+    });
+    assert.deepEqual(out.txs.map((t) => [t.streamId, t.status]), [[1, 200], [3, undefined]]);
     assert.equal(out.stats.hpackErrors, 1);
   });
 

@@ -352,6 +352,9 @@ export class HpackDecoder {
     if (v < max) return v;
     let shift = 0;
     for (;;) {
+      // 2^31-1 needs at most 5 continuation octets; more would also push
+      // 2 ** shift to Infinity and the sum to NaN, past every check.
+      if (shift > 28) throw new HpackError('integer with more than 5 continuation octets');
       if (this.pos >= src.length) throw new HpackError('truncated integer');
       const b = src[this.pos++];
       v += (b & 0x7f) * 2 ** shift;

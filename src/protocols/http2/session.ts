@@ -176,6 +176,9 @@ export class Http2Session<C = undefined> {
   private readonly hpack: [HpackDecoder, HpackDecoder];
   private readonly pending: [PendingBlock | undefined, PendingBlock | undefined] = [undefined, undefined];
   private readonly streams = new Map<number, Stream<C>>();
+  /** SETTINGS_HEADER_TABLE_SIZE in force for each side's encoder, and a cut not yet acknowledged. */
+  private readonly limits: [number, number] = [4096, 4096];
+  private readonly lowered: [number | undefined, number | undefined] = [undefined, undefined];
   /** Highest request stream id seen (a block on a lower, untracked id is not a new request). */
   private lastRequestId = 0;
 
@@ -240,7 +243,8 @@ export class Http2Session<C = undefined> {
         this.reset(h.streamId, p, ts);
         return;
       case FrameType.SETTINGS:
-        if (p && !(h.flags & FLAG_ACK)) this.settings(side, p);
+        if (h.flags & FLAG_ACK) this.settingsAcked(side);
+        else if (p) this.settings(side, p);
         return;
       case FrameType.GOAWAY:
         if (p && p.length >= 8) this.goaway(side, ((p[0] & 0x7f) << 24) | (p[1] << 16) | (p[2] << 8) | p[3]);
@@ -446,14 +450,34 @@ export class Http2Session<C = undefined> {
     this.finish(s, ts, code);
   }
 
+  /**
+   * SETTINGS_HEADER_TABLE_SIZE: the sender decodes with at most this table,
+   * so it bounds the size updates in blocks the other side sends. A raise
+   * applies at once; a cut only once the other side acknowledges it (until
+   * then its encoder may rightly still use the old size, RFC 9113 §6.5.3).
+   */
   private settings(side: Side, p: Uint8Array): void {
+    const other = side === 0 ? 1 : 0;
     for (let i = 0; i + 6 <= p.length; i += 6) {
       const id = (p[i] << 8) | p[i + 1];
+      if (id !== 1) continue;
       const value = ((p[i + 2] << 24) | (p[i + 3] << 16) | (p[i + 4] << 8) | p[i + 5]) >>> 0;
-      // SETTINGS_HEADER_TABLE_SIZE: the sender decodes with at most this
-      // table, so it bounds the blocks the other side sends.
-      if (id === 1) this.hpack[side === 0 ? 1 : 0].setLimit(value);
+      if (value >= this.limits[other]) {
+        this.limits[other] = value;
+        this.hpack[other].setLimit(value);
+      } else {
+        this.lowered[other] = value;
+      }
     }
+  }
+
+  /** `side` acknowledged the other side's SETTINGS: a lowered table size now binds its encoder. */
+  private settingsAcked(side: Side): void {
+    const v = this.lowered[side];
+    if (v === undefined) return;
+    this.lowered[side] = undefined;
+    this.limits[side] = v;
+    this.hpack[side].setLimit(v);
   }
 
   /** A GOAWAY from the server: client streams above lastId were never processed. */

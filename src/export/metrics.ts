@@ -4,9 +4,9 @@
 // Prometheus exporter derives them); when an endpoint is set, the same
 // aggregates are pushed over OTLP under their OpenTelemetry names.
 import type { Resource } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import type { MeterProvider, PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { Histogram, type Registry } from 'prom-client';
-import { PromHistogramProducer, type BridgedHistogram } from './otlp-metrics';
+import type { BridgedHistogram } from './otlp-metrics';
 import type { HttpTransaction, RpcCall } from '../transactions/transaction';
 import { semconvMethod, serverEndpoint } from './spans';
 
@@ -84,6 +84,11 @@ export class HttpMetrics {
         { prom: r.responses, name: `rpc.${s}.responses_per_rpc`, unit: '{count}', description: `Response messages per RPC ${s} call.`, boundaries: MESSAGE_BUCKETS },
       );
     }
+    // The metrics SDK is loaded only when metrics go out over OTLP (RSS).
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
+    const { PromHistogramProducer } = require('./otlp-metrics') as typeof import('./otlp-metrics');
+    /* eslint-enable @typescript-eslint/no-require-imports */
     this.provider = new MeterProvider({
       resource,
       readers: [

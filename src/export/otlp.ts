@@ -11,20 +11,7 @@ import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Config } from '../config/config';
 
-export type Signal = 'traces' | 'metrics';
-
-/**
- * Where a signal goes, by the OTLP exporter spec: a signal-specific
- * endpoint is used as is; the base endpoint gets /v1/<signal> appended for
- * HTTP and is used as is for gRPC. undefined: that signal is not exported.
- */
-export function signalUrl(config: Config, signal: Signal): string | undefined {
-  const specific = signal === 'traces' ? config.otlpTracesEndpoint : config.otlpMetricsEndpoint;
-  if (specific !== undefined) return specific;
-  if (config.otlpEndpoint === undefined) return undefined;
-  if (config.otlpProtocol === 'grpc') return config.otlpEndpoint;
-  return `${config.otlpEndpoint.replace(/\/+$/, '')}/v1/${signal}`;
-}
+export { signalUrl, type Signal } from './endpoints';
 
 function grpcMetadata(headers: Record<string, string>): Metadata {
   const m = new Metadata();

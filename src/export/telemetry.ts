@@ -11,9 +11,18 @@ import type { Logger } from '../log';
 import type { HttpTransaction } from '../transactions/transaction';
 import { ConsoleExporter } from './console';
 import { HttpMetrics } from './metrics';
-import { metricExporter, signalUrl, traceExporter } from './otlp';
+import { signalUrl } from './endpoints';
 import { SpanQueue } from './span-queue';
 import { toSpan } from './spans';
+
+/**
+ * The official exporters (and grpc-js, protobufjs) weigh ~28 MiB of RSS:
+ * loaded only when something is exported over OTLP.
+ */
+function otlp(): typeof import('./otlp') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./otlp') as typeof import('./otlp');
+}
 
 export class Telemetry {
   readonly registry = new Registry();
@@ -35,17 +44,17 @@ export class Telemetry {
     this.console = new ConsoleExporter({ format: config.output, redactQuery: config.redactQuery }, out);
     this.metrics = new HttpMetrics(this.registry);
     const tracesUrl = signalUrl(config, 'traces');
+    const metricsUrl = signalUrl(config, 'metrics');
     if (tracesUrl !== undefined) {
       this.spans = new SpanQueue(
-        traceExporter(config, tracesUrl),
+        otlp().traceExporter(config, tracesUrl),
         { maxQueueSize: config.spanQueueSize, maxBatchSize: config.spanBatchSize, delayMs: config.spanDelayMs },
         (message) => log.warn({ endpoint: tracesUrl }, message),
       );
       log.info({ endpoint: tracesUrl, protocol: config.otlpProtocol, sampler: config.sampler }, 'exporting traces over OTLP');
     }
-    const metricsUrl = signalUrl(config, 'metrics');
     if (metricsUrl !== undefined) {
-      const exporter = metricExporter(config, metricsUrl);
+      const exporter = otlp().metricExporter(config, metricsUrl);
       // Count failed pushes: the SDK reader only logs them through diag.
       const exportOnce = exporter.export.bind(exporter);
       exporter.export = (metrics, done) =>

@@ -1,6 +1,6 @@
-// Live overhead (root): wrk (keep-alive) against nginx and against a Node
-// http server, with and without the agent, alternating A/B over several
-// rounds. The agent runs as a user would (`sidelight run --output none`,
+// Live overhead (root): wrk (keep-alive, saturating) and h2load at a fixed
+// 20,000 req/s against nginx and against a Node http server, with and
+// without the agent, alternating A/B over several rounds. The agent runs as a user would (`sidelight run --output none`,
 // port filter on the target). Reports the throughput ratio, p50/p99 latency
 // difference, agent CPU per 1,000 transactions, agent RSS, kernel drops, and
 // whether the agent's server-side count equals wrk's.
@@ -16,6 +16,8 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ROOT = path.join(__dirname, '..', '..');
+/** The fixed rate of the paced runs (the issue's 20,000 req/s drop target). */
+const RATE = 20_000;
 const CLK_TCK = 100;
 
 interface WrkResult {
@@ -40,6 +42,29 @@ async function wrk(port: number, seconds: number, connections: number): Promise<
   const p99 = /^\s+99%\s+(\S+)/m.exec(stdout)?.[1];
   if (!requests || !rps || !p50 || !p99) throw new Error(`wrk output not understood:\n${stdout}`);
   return { requests, rps, p50us: micros(p50), p99us: micros(p99) };
+}
+
+/**
+ * A fixed rate that leaves CPU to spare: h2load --h1 keep-alive, `rate`
+ * requests/s in all, its per-request log for exact percentiles.
+ */
+async function fixedRate(port: number, seconds: number, rate: number, clients: number, dir: string): Promise<WrkResult & { failed: number }> {
+  const log = path.join(dir, `h2load-${Date.now()}.log`);
+  const { stdout } = await run(
+    'h2load',
+    ['--h1', `-c${clients}`, `--rps=${rate / clients}`, `-D${seconds}`, `--log-file=${log}`, `http://127.0.0.1:${port}/`],
+    { timeout: (seconds + 30) * 1000 },
+  );
+  const m = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(stdout);
+  if (!m) throw new Error(`h2load output not understood:\n${stdout}`);
+  const times = readFileSync(log, 'latin1')
+    .trim()
+    .split('\n')
+    .map((l) => Number(l.split('\t')[2]))
+    .sort((a, b) => a - b);
+  rmSync(log, { force: true });
+  const pct = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
+  return { requests: Number(m[3]), rps: Number(m[3]) / seconds, p50us: pct(0.5), p99us: pct(0.99), failed: Number(m[4]) };
 }
 
 async function freePort(): Promise<number> {
@@ -127,13 +152,13 @@ interface RunB extends WrkResult {
   drops: number;
 }
 
-async function withAgent(t: Target, seconds: number, connections: number): Promise<RunB> {
+async function withAgent(t: Target, load: () => Promise<WrkResult>): Promise<RunB> {
   const { child, admin } = await startAgent(t.port);
   await sleep(500);
   const pid = child.pid as number;
   const before = (await getJson(admin, '/stats')) as AgentStats;
   const cpu0 = cpuSeconds(pid);
-  const w = await wrk(t.port, seconds, connections);
+  const w = await load();
   await sleep(300); // the last batches
   const cpu = cpuSeconds(pid) - cpu0;
   const after = (await getJson(admin, '/stats')) as AgentStats;
@@ -163,14 +188,27 @@ async function main(): Promise<void> {
       const a: WrkResult[] = [];
       const b: RunB[] = [];
       await wrk(t.port, 1, connections); // warm-up
+      const saturating = () => wrk(t.port, seconds, connections);
       for (let r = 0; r < rounds; r++) {
         // Alternate which goes first, so drift (thermal, caches) hits both.
         if (r % 2 === 0) {
-          a.push(await wrk(t.port, seconds, connections));
-          b.push(await withAgent(t, seconds, connections));
+          a.push(await saturating());
+          b.push(await withAgent(t, saturating));
         } else {
-          b.push(await withAgent(t, seconds, connections));
-          a.push(await wrk(t.port, seconds, connections));
+          b.push(await withAgent(t, saturating));
+          a.push(await saturating());
+        }
+      }
+      const paced = () => fixedRate(t.port, seconds, RATE, connections, dir);
+      const fa: WrkResult[] = [];
+      const fb: RunB[] = [];
+      for (let r = 0; r < rounds; r++) {
+        if (r % 2 === 0) {
+          fa.push(await paced());
+          fb.push(await withAgent(t, paced));
+        } else {
+          fb.push(await withAgent(t, paced));
+          fa.push(await paced());
         }
       }
       t.stop();
@@ -188,6 +226,16 @@ async function main(): Promise<void> {
         // Each request is two transactions (wrk's client side and the server's);
         // wrk does not count requests still in flight when its time is up.
         transactionsMinusTwiceWrkRequests: b.map((x) => x.agentTransactions - 2 * x.requests),
+        fixedRate: {
+          requestsPerSecond: RATE,
+          rounds: fa.map((x, i) => ({ without: x, with: fb[i] })),
+          p50AddedUs: median(fb.map((x) => x.p50us)) - median(fa.map((x) => x.p50us)),
+          p99AddedUs: median(fb.map((x) => x.p99us)) - median(fa.map((x) => x.p99us)),
+          agentCpuMsPer1000Transactions: +median(fb.map((x) => (x.agentCpuSeconds * 1e6) / x.agentTransactions)).toFixed(2),
+          agentRssMiB: Math.max(...fb.map((x) => x.rssMiB)),
+          kernelDrops: fb.reduce((n, x) => n + x.drops, 0),
+          transactionsMinusTwiceRequests: fb.map((x) => x.agentTransactions - 2 * x.requests),
+        },
       };
     }
   } finally {

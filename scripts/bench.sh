@@ -16,7 +16,7 @@ fi
 if ! command -v wrk >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
 fi
-echo "== live overhead: wrk against nginx and Node, with and without the agent (node dist/bench/live-overhead.js 5 3 8)"
+echo "== live overhead: wrk (saturating) and h2load at 20,000 req/s against nginx and Node, with and without the agent (node dist/bench/live-overhead.js 5 3 8)"
 node dist/bench/live-overhead.js 5 3 8
 echo "== events delivered into JavaScript (node dist/bench/capture-throughput.js 10 64 4)"
 node dist/bench/capture-throughput.js 10 64 4

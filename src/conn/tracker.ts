@@ -72,7 +72,7 @@ interface Connection {
   h1sink: StreamSink | undefined;
   h2: Http2Session<RequestContext> | undefined;
   /** Pieces shipped before the kernel's verdict, kept to be parsed once it comes. */
-  early: { pieces: Piece[]; bytes: number; syscalls: number } | undefined;
+  early: { pieces: Piece[]; bytes: number; dropped: number; syscalls: number } | undefined;
   /** Trace linking state, made with the exchange (the role is known by then). */
   link: LinkState | undefined;
   lastSeen: number;
@@ -136,7 +136,8 @@ export class ConnectionTracker implements EventSink {
       // The verdict came: what arrived before it is parsed first, in order.
       const early = c.early;
       c.early = undefined;
-      this.stats.bytesUnclassified -= early.bytes;
+      // Kept bytes get parsed; dropped ones become a gap, counted as lost there.
+      this.stats.bytesUnclassified -= early.bytes + early.dropped;
       for (const p of early.pieces) this.piece(c, p, ev.klass);
     }
     this.piece(c, ev, ev.klass);
@@ -149,15 +150,17 @@ export class ConnectionTracker implements EventSink {
    * EARLY_BYTES and by the kernel's number of tries.
    */
   private holdEarly(c: Connection, ev: DataEvent): void {
-    const early = (c.early ??= { pieces: [], bytes: 0, syscalls: 0 });
+    const early = (c.early ??= { pieces: [], bytes: 0, dropped: 0, syscalls: 0 });
     if (ev.chunkOffset === 0) early.syscalls++;
     // Counted as unparsed until a verdict lets them be parsed (then taken back).
     this.stats.bytesUnclassified += ev.payload.length;
     if (early.syscalls <= EARLY_SYSCALLS && early.bytes + ev.payload.length <= EARLY_BYTES) {
       early.bytes += ev.payload.length;
       early.pieces.push({ ...pieceOf(ev), payload: Uint8Array.prototype.slice.call(ev.payload) });
+    } else {
+      // Past the bound: not kept; if a verdict ever comes they are a gap.
+      early.dropped += ev.payload.length;
     }
-    // Past the bound: not kept; if a verdict ever comes they are a counted gap.
   }
 
   /** Places one piece at its exact stream position and hands it to the connection's parser. */

@@ -128,7 +128,21 @@ describe('connection tracker', () => {
     assert.deepEqual([tracker.stats.bytesUnclassified, tracker.stats.http1.parseErrors, tracker.stats.http2.frames.desyncs], [0, 0, 0]);
   });
 
-  it('a running HTTP/2 connection judged at its second syscall: the first one is not lost', () => {
+  it('bytes held for a verdict are bounded; past 8 KiB they become a counted gap, never counted twice', () => {
+    const { txs, tracker, feed } = setup();
+    const blob = Buffer.alloc(5000, 0x78);
+    feed(
+      { ts: 1n, connId: 6, streamPos: 0, syscallBytes: 5000, payload: blob, direction: IN, klass: 0 },
+      { ts: 2n, connId: 6, streamPos: 5000, syscallBytes: 5000, payload: blob, direction: IN, klass: 0 },
+    );
+    assert.equal(tracker.stats.bytesUnclassified, 10000);
+    feed({ ts: 3n, connId: 6, streamPos: 10000, syscallBytes: REQ.length, payload: REQ, direction: IN, klass: 1 });
+    // The first 5000 were kept and parsed (not HTTP: discarded by the parser), the next 5000 are a gap.
+    assert.deepEqual([tracker.stats.bytesUnclassified, tracker.stats.bytesLost], [0, 5000]);
+    assert.equal(txs.length, 0);
+  });
+
+    it('a running HTTP/2 connection judged at its second syscall: the first one is not lost', () => {
     const { txs, feed } = setup();
     const request = h2.headers(9, h2.literals({ ':method': 'POST', ':path': '/a.B/C', 'content-type': 'application/grpc' }), true);
     const response = h2.headers(9, h2.literals({ ':status': '200', 'grpc-status': '0' }), true);

@@ -372,3 +372,55 @@ describe('HTTP/2 session', () => {
     assert.equal(out.stats.frames.desyncs, 1);
   });
 });
+
+describe('HTTP/2 session under arbitrary bytes', () => {
+  it('random bytes, random splits and gaps, both sides: never throws, every stream accounted for', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            side: fc.constantFrom<Side>(0, 1),
+            bytes: fc.uint8Array({ maxLength: 64 }),
+            start: fc.boolean(),
+            skip: fc.nat({ max: 40 }),
+          }),
+          { maxLength: 40 },
+        ),
+        fc.boolean(),
+        (steps, fresh) => {
+          const stats = newHttp2Stats();
+          let emitted = 0;
+          const s = new Http2Session<undefined>(() => emitted++, stats, fresh ? FRESH : { clientSide: undefined, complete: false, synced: [false, false] });
+          for (const st of steps) {
+            s.push(st.side, st.bytes, 1n, st.start);
+            if (st.skip > 0) s.skip(st.side, st.skip, 1n);
+          }
+          s.close();
+          assert.equal(emitted, stats.transactions);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('mutated real exchanges (a flipped byte, a cut) never throw', () => {
+    const real = [
+      Buffer.concat([PREFACE, settings([[1, 4096]]), headers(1, GRPC_REQ('/a.B/C')), data(1, grpcMessages(Buffer.from('hello')), true), headers(3, GET('/x'), true)]),
+      Buffer.concat([settings(), headers(1, GRPC_RESP), data(1, grpcMessages(Buffer.from('world'))), headers(1, TRAILERS(0), true), headers(3, STATUS(204), true)]),
+    ];
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.nat(), fc.nat(), (at, value, cut0, cut1) => {
+        const c = Buffer.from(real[0]);
+        const sv = Buffer.from(real[1]);
+        (at % 2 ? c : sv)[at % (at % 2 ? c.length : sv.length)] = value;
+        const s = new Http2Session<undefined>(() => {}, newHttp2Stats(), FRESH);
+        s.push(C, c.subarray(0, cut0 % (c.length + 1)), 1n, true);
+        s.push(S, sv.subarray(0, cut1 % (sv.length + 1)), 2n, true);
+        s.push(C, c.subarray(cut0 % (c.length + 1)), 3n, true);
+        s.push(S, sv.subarray(cut1 % (sv.length + 1)), 4n, false);
+        s.close();
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

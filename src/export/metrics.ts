@@ -5,7 +5,8 @@
 // aggregates are pushed over OTLP under their OpenTelemetry names.
 import type { Resource } from '@opentelemetry/resources';
 import type { MeterProvider, PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import { Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { LabeledHistogram } from './histogram';
 import type { BridgedHistogram } from './otlp-metrics';
 import type { HttpTransaction, RpcCall } from '../transactions/transaction';
 import { semconvMethod, serverEndpoint } from './spans';
@@ -18,21 +19,18 @@ export const SIZE_BUCKETS = [0, 64, 256, 1024, 4096, 16384, 65536, 262144, 10485
 /** Messages per call (rpc.*.requests_per_rpc / responses_per_rpc). */
 export const MESSAGE_BUCKETS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384];
 
-const SERVER_LABELS = ['http_request_method', 'http_response_status_code', 'http_route', 'service_name'] as const;
-const CLIENT_LABELS = [...SERVER_LABELS, 'server_address', 'server_port'] as const;
-const RPC_SERVER_LABELS = ['rpc_system', 'rpc_service', 'rpc_method', 'rpc_grpc_status_code', 'service_name'] as const;
-const RPC_CLIENT_LABELS = [...RPC_SERVER_LABELS, 'server_address', 'server_port'] as const;
+// Label order (the exposition's) is the order record() builds them in:
+// method, status code, route, service (and server address and port for
+// clients); RPC: system, service, method, status code, service name.
 
 interface RpcSide {
-  duration: Histogram<string>;
-  requests: Histogram<string>;
-  responses: Histogram<string>;
+  duration: LabeledHistogram;
+  requests: LabeledHistogram;
+  responses: LabeledHistogram;
 }
 
 function promRpcSide(registry: Registry, side: 'server' | 'client'): RpcSide {
-  const labelNames = side === 'server' ? [...RPC_SERVER_LABELS] : [...RPC_CLIENT_LABELS];
-  const make = (name: string, help: string, buckets: number[]) =>
-    new Histogram({ name, help, labelNames, buckets, registers: [registry] });
+  const make = (name: string, help: string, buckets: number[]) => new LabeledHistogram({ name, help, buckets, registers: [registry] });
   return {
     duration: make(`rpc_${side}_call_duration_seconds`, `Duration of RPC ${side} calls.`, DURATION_BUCKETS),
     requests: make(`rpc_${side}_requests_per_rpc`, `Request messages per RPC ${side} call.`, MESSAGE_BUCKETS),
@@ -41,15 +39,13 @@ function promRpcSide(registry: Registry, side: 'server' | 'client'): RpcSide {
 }
 
 interface Side {
-  duration: Histogram<string>;
-  requestSize: Histogram<string>;
-  responseSize: Histogram<string>;
+  duration: LabeledHistogram;
+  requestSize: LabeledHistogram;
+  responseSize: LabeledHistogram;
 }
 
 function promSide(registry: Registry, side: 'server' | 'client'): Side {
-  const labelNames = side === 'server' ? [...SERVER_LABELS] : [...CLIENT_LABELS];
-  const make = (name: string, help: string, buckets: number[]) =>
-    new Histogram({ name, help, labelNames, buckets, registers: [registry] });
+  const make = (name: string, help: string, buckets: number[]) => new LabeledHistogram({ name, help, buckets, registers: [registry] });
   return {
     duration: make(`http_${side}_request_duration_seconds`, `Duration of HTTP ${side} requests.`, DURATION_BUCKETS),
     requestSize: make(`http_${side}_request_body_size_bytes`, `Size of HTTP ${side} request bodies.`, SIZE_BUCKETS),
@@ -108,42 +104,54 @@ export class HttpMetrics {
       return;
     }
     const method = semconvMethod(tx.method);
-    const seconds = tx.durationNs / 1e9;
-    const p = this.prom[tx.role];
-    const labels: Record<string, string | number> = {
-      http_request_method: method,
-      http_response_status_code: tx.status,
-      http_route: tx.route ?? '',
-      service_name: service,
+    const route = tx.route ?? '';
+    const endpoint = tx.role === 'client' ? serverEndpoint(tx) : undefined;
+    // One key per label set for all three histograms; the label object only for a new series.
+    const key = endpoint
+      ? `${method}\0${tx.status}\0${route}\0${service}\0${endpoint.address}\0${endpoint.port}`
+      : `${method}\0${tx.status}\0${route}\0${service}`;
+    const labels = () => {
+      const l: Record<string, string | number> = {
+        http_request_method: method,
+        http_response_status_code: tx.status,
+        http_route: route,
+        service_name: service,
+      };
+      if (endpoint) {
+        l.server_address = endpoint.address;
+        l.server_port = endpoint.port;
+      }
+      return l;
     };
-    if (tx.role === 'client') {
-      const endpoint = serverEndpoint(tx);
-      labels.server_address = endpoint.address;
-      labels.server_port = endpoint.port;
-    }
-    p.duration.observe(labels, seconds);
-    p.requestSize.observe(labels, tx.requestBytes);
-    p.responseSize.observe(labels, tx.responseBytes);
+    const p = this.prom[tx.role];
+    p.duration.observe(key, labels, tx.durationNs / 1e9);
+    p.requestSize.observe(key, labels, tx.requestBytes);
+    p.responseSize.observe(key, labels, tx.responseBytes);
   }
 
   /** gRPC calls go to the RPC instruments only, so HTTP request counts stay HTTP's. */
   private recordRpc(tx: HttpTransaction, rpc: RpcCall, service: string): void {
-    const labels: Record<string, string | number> = {
-      rpc_system: rpc.system,
-      rpc_service: rpc.service ?? '',
-      rpc_method: rpc.method ?? '',
-      rpc_grpc_status_code: rpc.statusCode ?? '',
-      service_name: service,
+    const endpoint = tx.role === 'client' ? serverEndpoint(tx) : undefined;
+    const code = rpc.statusCode ?? '';
+    const key = `${rpc.system}\0${rpc.service ?? ''}\0${rpc.method ?? ''}\0${code}\0${service}${endpoint ? `\0${endpoint.address}\0${endpoint.port}` : ''}`;
+    const labels = () => {
+      const l: Record<string, string | number> = {
+        rpc_system: rpc.system,
+        rpc_service: rpc.service ?? '',
+        rpc_method: rpc.method ?? '',
+        rpc_grpc_status_code: code,
+        service_name: service,
+      };
+      if (endpoint) {
+        l.server_address = endpoint.address;
+        l.server_port = endpoint.port;
+      }
+      return l;
     };
-    if (tx.role === 'client') {
-      const endpoint = serverEndpoint(tx);
-      labels.server_address = endpoint.address;
-      labels.server_port = endpoint.port;
-    }
     const r = this.rpc[tx.role];
-    r.duration.observe(labels, tx.durationNs / 1e9);
-    r.requests.observe(labels, rpc.requestMessages);
-    r.responses.observe(labels, rpc.responseMessages);
+    r.duration.observe(key, labels, tx.durationNs / 1e9);
+    r.requests.observe(key, labels, rpc.requestMessages);
+    r.responses.observe(key, labels, rpc.responseMessages);
   }
 
   /** Pushes what is recorded, then stops the OTLP reader. */

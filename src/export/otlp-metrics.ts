@@ -14,12 +14,13 @@ import {
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
 import type { Resource } from '@opentelemetry/resources';
-import type { Histogram } from 'prom-client';
+import type { HistogramSnapshot } from './histogram';
 import { DISTRO_NAME, DISTRO_VERSION } from '../enrich/resource';
 
 /** A prom-client histogram and what it is called over OTLP. */
 export interface BridgedHistogram {
-  prom: Histogram<string>;
+  /** Anything a prom-client Registry serves as a histogram. */
+  prom: { get(): Promise<Pick<HistogramSnapshot, 'values'>> };
   name: string;
   unit: string;
   description: string;

@@ -2,7 +2,7 @@
 // the admin server, the agent's own metrics, and an orderly stop.
 import type http from 'node:http';
 import { startAdminServer } from './admin/server';
-import { Capture } from './capture/capture';
+import { Capture, captureOptions } from './capture/capture';
 import { preflight } from './capture/preflight';
 import { ListeningPorts } from './conn/listeners';
 import type { Config } from './config/config';
@@ -54,17 +54,7 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
     });
   }
   try {
-    capture.start(
-      {
-        captureBytes: config.captureBytes,
-        syscallCapBytes: config.syscallCapBytes,
-        ringBytes: config.ringBytes,
-        maxConnections: config.maxConnections,
-        pids: config.pids,
-        ports: config.ports,
-      },
-      tracker,
-    );
+    capture.start(captureOptions(config), tracker);
   } catch (err) {
     admin?.close();
     throw err;

@@ -1,6 +1,6 @@
 // `sidelight record`: the kernel capture's raw batches into a file, nothing
 // parsed (see src/capture/recording.ts for the format).
-import { Capture } from './capture/capture';
+import { Capture, captureOptions } from './capture/capture';
 import { preflight } from './capture/preflight';
 import { RecordingWriter } from './capture/recording';
 import { ListeningPorts } from './conn/listeners';
@@ -10,14 +10,7 @@ import type { Logger } from './log';
 export async function recordCapture(config: Config, file: string, log: Logger, signal: AbortSignal): Promise<void> {
   for (const note of preflight()) log.info(note);
   const capture = new Capture();
-  const opts = {
-    captureBytes: config.captureBytes,
-    syscallCapBytes: config.syscallCapBytes,
-    ringBytes: config.ringBytes,
-    maxConnections: config.maxConnections,
-    pids: config.pids,
-    ports: config.ports,
-  };
+  const opts = captureOptions(config);
   const writer = new RecordingWriter(file, {
     capture: { captureBytes: opts.captureBytes, syscallCapBytes: opts.syscallCapBytes, ringBytes: opts.ringBytes, pids: opts.pids, ports: opts.ports },
     layout: capture.layout(),

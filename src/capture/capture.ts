@@ -4,6 +4,7 @@ import { loadAddon, type Addon, type AddonLayout, type AddonStats, type ProgramS
 import { BatchDecoder, type DecodeStats } from './decoder';
 import type { EventSink } from './events';
 import { checkLayout } from './layout';
+import type { Config } from '../config/config';
 
 export interface CaptureOptions {
   captureBytes: number;
@@ -12,6 +13,18 @@ export interface CaptureOptions {
   maxConnections: number;
   pids: number[];
   ports: number[];
+}
+
+/** The capture settings of a resolved config. */
+export function captureOptions(config: Config): CaptureOptions {
+  return {
+    captureBytes: config.captureBytes,
+    syscallCapBytes: config.syscallCapBytes,
+    ringBytes: config.ringBytes,
+    maxConnections: config.maxConnections,
+    pids: config.pids,
+    ports: config.ports,
+  };
 }
 
 export interface CaptureStats extends AddonStats {

@@ -53,6 +53,25 @@ function promSide(registry: Registry, side: 'server' | 'client'): Side {
   };
 }
 
+type Labels = Record<string, string | number>;
+
+/**
+ * One transaction into three histograms of one label set (client sides also
+ * name the server). The key is the label values in order: computed once for
+ * the three; the label object is kept only by a series seen for the first time.
+ */
+function observe(hs: readonly [LabeledHistogram, LabeledHistogram, LabeledHistogram], tx: HttpTransaction, labels: Labels, values: readonly [number, number, number]): void {
+  if (tx.role === 'client') {
+    const endpoint = serverEndpoint(tx);
+    labels.server_address = endpoint.address;
+    labels.server_port = endpoint.port;
+  }
+  let key = '';
+  for (const k in labels) key += `${labels[k]}\0`;
+  const get = () => labels;
+  for (let i = 0; i < 3; i++) hs[i].observe(key, get, values[i]);
+}
+
 export class HttpMetrics {
   private readonly prom: Record<'server' | 'client', Side>;
   private readonly rpc: Record<'server' | 'client', RpcSide>;
@@ -103,55 +122,27 @@ export class HttpMetrics {
       this.recordRpc(tx, tx.rpc, service);
       return;
     }
-    const method = semconvMethod(tx.method);
-    const route = tx.route ?? '';
-    const endpoint = tx.role === 'client' ? serverEndpoint(tx) : undefined;
-    // One key per label set for all three histograms; the label object only for a new series.
-    const key = endpoint
-      ? `${method}\0${tx.status}\0${route}\0${service}\0${endpoint.address}\0${endpoint.port}`
-      : `${method}\0${tx.status}\0${route}\0${service}`;
-    const labels = () => {
-      const l: Record<string, string | number> = {
-        http_request_method: method,
-        http_response_status_code: tx.status,
-        http_route: route,
-        service_name: service,
-      };
-      if (endpoint) {
-        l.server_address = endpoint.address;
-        l.server_port = endpoint.port;
-      }
-      return l;
-    };
     const p = this.prom[tx.role];
-    p.duration.observe(key, labels, tx.durationNs / 1e9);
-    p.requestSize.observe(key, labels, tx.requestBytes);
-    p.responseSize.observe(key, labels, tx.responseBytes);
+    const labels: Labels = {
+      http_request_method: semconvMethod(tx.method),
+      http_response_status_code: tx.status,
+      http_route: tx.route ?? '',
+      service_name: service,
+    };
+    observe([p.duration, p.requestSize, p.responseSize], tx, labels, [tx.durationNs / 1e9, tx.requestBytes, tx.responseBytes]);
   }
 
   /** gRPC calls go to the RPC instruments only, so HTTP request counts stay HTTP's. */
   private recordRpc(tx: HttpTransaction, rpc: RpcCall, service: string): void {
-    const endpoint = tx.role === 'client' ? serverEndpoint(tx) : undefined;
-    const code = rpc.statusCode ?? '';
-    const key = `${rpc.system}\0${rpc.service ?? ''}\0${rpc.method ?? ''}\0${code}\0${service}${endpoint ? `\0${endpoint.address}\0${endpoint.port}` : ''}`;
-    const labels = () => {
-      const l: Record<string, string | number> = {
-        rpc_system: rpc.system,
-        rpc_service: rpc.service ?? '',
-        rpc_method: rpc.method ?? '',
-        rpc_grpc_status_code: code,
-        service_name: service,
-      };
-      if (endpoint) {
-        l.server_address = endpoint.address;
-        l.server_port = endpoint.port;
-      }
-      return l;
-    };
     const r = this.rpc[tx.role];
-    r.duration.observe(key, labels, tx.durationNs / 1e9);
-    r.requests.observe(key, labels, rpc.requestMessages);
-    r.responses.observe(key, labels, rpc.responseMessages);
+    const labels: Labels = {
+      rpc_system: rpc.system,
+      rpc_service: rpc.service ?? '',
+      rpc_method: rpc.method ?? '',
+      rpc_grpc_status_code: rpc.statusCode ?? '',
+      service_name: service,
+    };
+    observe([r.duration, r.requests, r.responses], tx, labels, [tx.durationNs / 1e9, rpc.requestMessages, rpc.responseMessages]);
   }
 
   /** Pushes what is recorded, then stops the OTLP reader. */

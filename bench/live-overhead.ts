@@ -174,6 +174,22 @@ async function withAgent(t: Target, load: () => Promise<WrkResult>): Promise<Run
   };
 }
 
+/** `rounds` runs of `load` without and with the agent, alternating which goes first so drift (thermal, caches) hits both. */
+async function alternate(t: Target, rounds: number, load: () => Promise<WrkResult>): Promise<[WrkResult[], RunB[]]> {
+  const without: WrkResult[] = [];
+  const withIt: RunB[] = [];
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      without.push(await load());
+      withIt.push(await withAgent(t, load));
+    } else {
+      withIt.push(await withAgent(t, load));
+      without.push(await load());
+    }
+  }
+  return [without, withIt];
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -185,32 +201,9 @@ async function main(): Promise<void> {
   try {
     for (const make of [() => nginx(dir), () => nodeServer()]) {
       const t = await make();
-      const a: WrkResult[] = [];
-      const b: RunB[] = [];
       await wrk(t.port, 1, connections); // warm-up
-      const saturating = () => wrk(t.port, seconds, connections);
-      for (let r = 0; r < rounds; r++) {
-        // Alternate which goes first, so drift (thermal, caches) hits both.
-        if (r % 2 === 0) {
-          a.push(await saturating());
-          b.push(await withAgent(t, saturating));
-        } else {
-          b.push(await withAgent(t, saturating));
-          a.push(await saturating());
-        }
-      }
-      const paced = () => fixedRate(t.port, seconds, RATE, connections, dir);
-      const fa: WrkResult[] = [];
-      const fb: RunB[] = [];
-      for (let r = 0; r < rounds; r++) {
-        if (r % 2 === 0) {
-          fa.push(await paced());
-          fb.push(await withAgent(t, paced));
-        } else {
-          fb.push(await withAgent(t, paced));
-          fa.push(await paced());
-        }
-      }
+      const [a, b] = await alternate(t, rounds, () => wrk(t.port, seconds, connections));
+      const [fa, fb] = await alternate(t, rounds, () => fixedRate(t.port, seconds, RATE, connections, dir));
       t.stop();
       const rpsA = median(a.map((x) => x.rps));
       const rpsB = median(b.map((x) => x.rps));

@@ -11,6 +11,8 @@
 // needs) the direction goes out of sync and only resynchronises at the
 // start of a later push that looks like a message start.
 
+import { latin1 } from '../bytes';
+
 export type Http1Version = 'HTTP/1.0' | 'HTTP/1.1';
 
 /** Self-metrics shared by all parsers of an agent; every field only grows. */
@@ -262,15 +264,6 @@ function fieldId(b: Uint8Array, s: number, e: number): number {
     default:
       return F_OTHER;
   }
-}
-
-/**
- * Byte-preserving decode: header text is octets (RFC 9110 §5.5), not UTF-8.
- * Captured payloads are Buffers: decoding in place skips a Buffer per string.
- */
-function latin1(b: Uint8Array, s: number, e: number): string {
-  if (Buffer.isBuffer(b)) return b.toString('latin1', s, e);
-  return Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1');
 }
 
 /** Method name; the common ones as shared constants (no allocation per request). */

@@ -2,6 +2,7 @@
 // to a connection whose dynamic table already holds entries it never saw,
 // and may lose bytes later: a reference it cannot resolve yields a field
 // marked unknown (name/value undefined), never a guess and never garbage.
+import { latin1 } from '../bytes';
 
 /** One decoded field; undefined name/value: from table state this decoder never saw. */
 export interface HeaderField {
@@ -376,9 +377,4 @@ export class HpackDecoder {
     if (huffman) return huffmanDecode(src, from, to);
     return latin1(src, from, to);
   }
-}
-
-function latin1(src: Uint8Array, from: number, to: number): string {
-  if (Buffer.isBuffer(src)) return src.toString('latin1', from, to);
-  return Buffer.from(src.buffer, src.byteOffset + from, to - from).toString('latin1');
 }

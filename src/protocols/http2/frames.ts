@@ -153,10 +153,6 @@ export class FrameReader {
     this.state = expectPreface ? State.Preface : synced ? State.Header : State.Desync;
   }
 
-  get inSync(): boolean {
-    return this.state !== State.Desync;
-  }
-
   /** syscallStart: data[0] is the first byte a syscall moved (a place frames may start again). */
   push(data: Uint8Array, ts: bigint, syscallStart: boolean): void {
     let i = 0;

@@ -205,14 +205,6 @@ export class Http2Session<C = undefined> {
     this.hpack = [new HpackDecoder(opts.complete, stats.hpack), new HpackDecoder(opts.complete, stats.hpack)];
   }
 
-  get side(): Side | undefined {
-    return this.clientSide;
-  }
-
-  get openStreams(): number {
-    return this.streams.size;
-  }
-
   push(side: Side, data: Uint8Array, ts: bigint, syscallStart: boolean): void {
     this.readers[side].push(data, ts, syscallStart);
   }

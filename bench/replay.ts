@@ -70,22 +70,13 @@ function exportAll(header: RecordingHeader, batches: RecordedBatch[]): number {
     encoded += pending.length;
     pending = [];
   };
-  const p = replayPipeline(header, CONFIG, log);
-  // The pipeline's own emit, then what the span queue would hand the exporter.
-  const tracker = new ConnectionTracker(
-    (tx) => {
-      p.telemetry.export(tx);
-      if (tx.route === undefined && !tx.unknownFields.includes('path')) return; // ignored route
-      pending.push(toSpan(tx, p.telemetry.resources.of(tx.pid, tx.process).resource, CONFIG.redactQuery));
-      if (pending.length === 512) flush();
-    },
-    new WallClock(() => BigInt(header.clockOffsetNs)),
-    { has: (port) => header.listeningPorts.includes(port) },
-    new RecordedProcessNames(),
-    { maxConnections: CONFIG.maxConnections, idleTimeoutMs: CONFIG.idleTimeoutSec * 1000 },
-    p.linker,
-  );
-  const d = new BatchDecoder(tracker);
+  // After the pipeline's own exporters: what the span queue would hand the OTLP exporter.
+  const p = replayPipeline(header, CONFIG, log, undefined, (tx) => {
+    if (tx.route === undefined && !tx.unknownFields.includes('path')) return; // ignored route
+    pending.push(toSpan(tx, p.telemetry.resources.of(tx.pid, tx.process).resource, CONFIG.redactQuery));
+    if (pending.length === 512) flush();
+  });
+  const d = new BatchDecoder(p.tracker);
   for (const b of batches) d.decode(b.batch, b.count);
   flush();
   return encoded;

@@ -8,6 +8,7 @@ import type { SelfStats } from './export/self-metrics';
 import type { ProcessInfo } from './enrich/resource';
 import { Telemetry } from './export/telemetry';
 import type { Logger } from './log';
+import type { HttpTransaction } from './transactions/transaction';
 import { WallClock } from './transactions/clock';
 import { TraceLinker } from './transactions/linker';
 import { buildSampler, SpanSampler } from './transactions/sampling';
@@ -18,6 +19,7 @@ export interface Pipeline {
   tracker: ConnectionTracker;
 }
 
+/** `tap` sees every transaction after the exporters (the replay benchmark encodes spans there). */
 export function buildPipeline(
   config: Config,
   log: Logger,
@@ -25,11 +27,17 @@ export function buildPipeline(
   clockOffsetNs: () => bigint,
   listeners: ListenerLookup,
   out: NodeJS.WritableStream = process.stdout,
+  tap?: (tx: HttpTransaction) => void,
 ): Pipeline {
   const telemetry = new Telemetry(config, processes, log, out);
   const linker = new TraceLinker(new SpanSampler(buildSampler(config.sampler, config.samplerArg)));
   const tracker = new ConnectionTracker(
-    (tx) => telemetry.export(tx),
+    tap
+      ? (tx) => {
+          telemetry.export(tx);
+          tap(tx);
+        }
+      : (tx) => telemetry.export(tx),
     new WallClock(clockOffsetNs),
     listeners,
     processes,

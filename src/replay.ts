@@ -7,6 +7,7 @@ import type { Config } from './config/config';
 import { RecordedProcessNames } from './enrich/process';
 import type { Logger } from './log';
 import { buildPipeline, parserStats, type Pipeline } from './pipeline';
+import type { HttpTransaction } from './transactions/transaction';
 
 export interface ReplayResult {
   header: RecordingHeader;
@@ -16,10 +17,16 @@ export interface ReplayResult {
 }
 
 /** A pipeline that knows only what the recording carries: its clock offset and listening ports. */
-export function replayPipeline(header: RecordingHeader, config: Config, log: Logger, out?: NodeJS.WritableStream): Pipeline {
+export function replayPipeline(
+  header: RecordingHeader,
+  config: Config,
+  log: Logger,
+  out?: NodeJS.WritableStream,
+  tap?: (tx: HttpTransaction) => void,
+): Pipeline {
   const listening = new Set(header.listeningPorts ?? []);
   const offset = BigInt(header.clockOffsetNs);
-  return buildPipeline(config, log, new RecordedProcessNames(), () => offset, { has: (port) => listening.has(port) }, out);
+  return buildPipeline(config, log, new RecordedProcessNames(), () => offset, { has: (port) => listening.has(port) }, out, tap);
 }
 
 export async function replayRecording(file: string, config: Config, log: Logger, out?: NodeJS.WritableStream): Promise<ReplayResult> {

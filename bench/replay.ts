@@ -2,19 +2,19 @@
 // user-space pipeline on one core, in three depths —
 //   decode:  batches → events (the decoder alone);
 //   parse:   + connection tracking and the HTTP/1, HTTP/2, gRPC parsers → transactions;
-//   export:  + trace links, routes, resources, RED metrics, span conversion
-//            and OTLP protobuf encoding in batches of 512 (no network).
+//   export:  + trace links, routes, resources, RED metrics,
+//            and OTLP protobuf encoding in batches of 512 (no network), by the
+//            encoder the agent's trace exporter uses.
 // Each depth replays the recording `rounds` times with fresh state.
 // Usage: node dist/bench/replay.js [rounds] [recording names...]
 import path from 'node:path';
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { BatchDecoder } from '../src/capture/decoder';
 import { readRecording, type RecordedBatch, type RecordingHeader } from '../src/capture/recording';
 import { ConnectionTracker } from '../src/conn/tracker';
 import { DEFAULTS, type Config } from '../src/config/config';
 import { RecordedProcessNames } from '../src/enrich/process';
-import { toSpan } from '../src/export/spans';
+import { OtlpTraceEncoder } from '../src/export/otlp-trace-encoder';
+import type { SpanRecord } from '../src/export/spans';
 import { createLogger } from '../src/log';
 import { replayPipeline } from '../src/replay';
 import { WallClock } from '../src/transactions/clock';
@@ -62,18 +62,19 @@ const log = createLogger('error');
 
 function exportAll(header: RecordingHeader, batches: RecordedBatch[]): number {
   let encoded = 0;
-  let pending: ReadableSpan[] = [];
+  let pending: SpanRecord[] = [];
+  const encoder = new OtlpTraceEncoder(CONFIG.redactQuery);
   const flush = () => {
     if (pending.length === 0) return;
-    const bytes = ProtobufTraceSerializer.serializeRequest(pending);
-    if (!bytes || bytes.length === 0) throw new Error('serializer produced nothing');
+    const bytes = encoder.encode(pending);
+    if (!bytes || bytes.length === 0) throw new Error('encoder produced nothing');
     encoded += pending.length;
     pending = [];
   };
   // After the pipeline's own exporters: what the span queue would hand the OTLP exporter.
   const p = replayPipeline(header, CONFIG, log, undefined, (tx) => {
     if (tx.route === undefined && !tx.unknownFields.includes('path')) return; // ignored route
-    pending.push(toSpan(tx, p.telemetry.resources.of(tx.pid, tx.process).resource, CONFIG.redactQuery));
+    pending.push({ tx, resource: p.telemetry.resources.of(tx.pid, tx.process).resource });
     if (pending.length === 512) flush();
   });
   const d = new BatchDecoder(p.tracker);

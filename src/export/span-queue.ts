@@ -4,7 +4,12 @@
 // is counted as dropped, never lost silently. When full, the oldest span
 // goes: after an outage the spans of the recovery are the ones people need.
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+
+/** What the queue hands its batches to (the OTLP trace exporter; test doubles). */
+export interface BatchExporter<T> {
+  export(batch: T[], done: (result: ExportResult) => void): void;
+  shutdown(): Promise<void>;
+}
 
 export interface SpanQueueOptions {
   maxQueueSize: number;
@@ -28,9 +33,9 @@ export interface SpanQueueStats {
   inFlight: number;
 }
 
-export class SpanQueue {
+export class SpanQueue<T> {
   readonly stats: SpanQueueStats = { exported: 0, droppedQueueFull: 0, exportErrors: 0, queued: 0, inFlight: 0 };
-  private queue: ReadableSpan[] = [];
+  private queue: T[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private backoffMs = 0;
@@ -44,7 +49,7 @@ export class SpanQueue {
   private readonly maxBackoff: number;
 
   constructor(
-    private readonly exporter: SpanExporter,
+    private readonly exporter: BatchExporter<T>,
     private readonly opts: SpanQueueOptions,
     private readonly onError: (message: string) => void = () => undefined,
   ) {
@@ -52,7 +57,7 @@ export class SpanQueue {
     this.maxBackoff = opts.maxBackoffMs ?? 30_000;
   }
 
-  offer(span: ReadableSpan): void {
+  offer(span: T): void {
     if (this.stopped) {
       this.stats.droppedQueueFull++;
       return;
@@ -123,7 +128,7 @@ export class SpanQueue {
     });
   }
 
-  private async send(batch: ReadableSpan[]): Promise<void> {
+  private async send(batch: T[]): Promise<void> {
     const result = await new Promise<ExportResult>((resolve) => {
       try {
         this.exporter.export(batch, resolve);

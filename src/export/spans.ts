@@ -1,6 +1,5 @@
-// A transaction as an OpenTelemetry span (the SDK's ReadableSpan shape, so
-// the official OTLP exporters serialise it), named and attributed by the
-// stable HTTP semantic conventions. Times are the kernel's, never export time.
+// A transaction as an OpenTelemetry span, named and attributed by the stable
+// HTTP and RPC semantic conventions. Times are the kernel's, never export time.
 import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, type SpanContext } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
@@ -77,47 +76,66 @@ export function rpcSpanName(tx: HttpTransaction): string {
   return rpc && rpc.service !== undefined && rpc.method !== undefined ? `${rpc.service}/${rpc.method}` : 'grpc';
 }
 
-export function spanAttributes(tx: HttpTransaction, redact: boolean): Attributes {
+/**
+ * Receives a span's attributes one by one, typed: the OTLP encoder writes them
+ * straight to protobuf, spanAttributes() collects them into an object.
+ */
+export interface AttributeSink {
+  string(key: string, value: string): void;
+  int(key: string, value: number): void;
+  bool(key: string, value: boolean): void;
+  strings(key: string, value: readonly string[]): void;
+}
+
+/** The one definition of a span's attributes, in order. */
+export function writeSpanAttributes(tx: HttpTransaction, redact: boolean, a: AttributeSink): void {
   const server = tx.role === 'server';
-  const a: Attributes = {};
   const rpc = tx.rpc;
   if (rpc) {
-    a['rpc.system'] = rpc.system;
-    if (rpc.service !== undefined) a['rpc.service'] = rpc.service;
-    if (rpc.method !== undefined) a['rpc.method'] = rpc.method;
-    if (rpc.statusCode !== undefined) a['rpc.grpc.status_code'] = rpc.statusCode;
-    a['sidelight.rpc.request_messages'] = rpc.requestMessages;
-    a['sidelight.rpc.response_messages'] = rpc.responseMessages;
+    a.string('rpc.system', rpc.system);
+    if (rpc.service !== undefined) a.string('rpc.service', rpc.service);
+    if (rpc.method !== undefined) a.string('rpc.method', rpc.method);
+    if (rpc.statusCode !== undefined) a.int('rpc.grpc.status_code', rpc.statusCode);
+    a.int('sidelight.rpc.request_messages', rpc.requestMessages);
+    a.int('sidelight.rpc.response_messages', rpc.responseMessages);
   } else {
     const method = semconvMethod(tx.method);
-    a['http.request.method'] = method;
-    if (method === '_OTHER' && tx.method !== '') a['http.request.method_original'] = tx.method;
+    a.string('http.request.method', method);
+    if (method === '_OTHER' && tx.method !== '') a.string('http.request.method_original', tx.method);
     if (tx.target !== '') {
       const { path, query } = targetParts(tx.target);
-      a['url.path'] = path;
-      if (query !== undefined) a['url.query'] = redact ? redactQuery(query) : query;
+      a.string('url.path', path);
+      if (query !== undefined) a.string('url.query', redact ? redactQuery(query) : query);
     }
-    a['url.scheme'] = 'http';
-    if (tx.route !== undefined) a['http.route'] = tx.route;
-    if (tx.status !== 0) a['http.response.status_code'] = tx.status;
+    a.string('url.scheme', 'http');
+    if (tx.route !== undefined) a.string('http.route', tx.route);
+    if (tx.status !== 0) a.int('http.response.status_code', tx.status);
   }
   const endpoint = serverEndpoint(tx);
-  a['server.address'] = endpoint.address;
-  a['server.port'] = endpoint.port;
-  if (server) a['client.address'] = tx.peer.address;
-  a['network.peer.address'] = tx.peer.address;
-  a['network.peer.port'] = tx.peer.port;
-  a['network.protocol.version'] = tx.protocol === 'HTTP/2' ? '2' : tx.protocol === 'HTTP/1.0' ? '1.0' : '1.1';
-  a['http.request.body.size'] = tx.requestBytes;
-  a['http.response.body.size'] = tx.responseBytes;
-  if (tx.userAgent !== undefined) a['user_agent.original'] = tx.userAgent;
+  a.string('server.address', endpoint.address);
+  a.int('server.port', endpoint.port);
+  if (server) a.string('client.address', tx.peer.address);
+  a.string('network.peer.address', tx.peer.address);
+  a.int('network.peer.port', tx.peer.port);
+  a.string('network.protocol.version', tx.protocol === 'HTTP/2' ? '2' : tx.protocol === 'HTTP/1.0' ? '1.0' : '1.1');
+  a.int('http.request.body.size', tx.requestBytes);
+  a.int('http.response.body.size', tx.responseBytes);
+  if (tx.userAgent !== undefined) a.string('user_agent.original', tx.userAgent);
   if (tx.resetCode !== undefined) {
-    a['sidelight.http2.reset_code'] = tx.resetCode;
-    if (isError(tx)) a['error.type'] = h2ErrorName(tx.resetCode);
+    a.int('sidelight.http2.reset_code', tx.resetCode);
+    if (isError(tx)) a.string('error.type', h2ErrorName(tx.resetCode));
   }
-  if (tx.unknownFields.length > 0) a['sidelight.unknown_fields'] = [...tx.unknownFields];
-  if (tx.truncated) a['sidelight.truncated'] = true;
-  return a;
+  if (tx.unknownFields.length > 0) a.strings('sidelight.unknown_fields', tx.unknownFields);
+  if (tx.truncated) a.bool('sidelight.truncated', true);
+}
+
+export function spanAttributes(tx: HttpTransaction, redact: boolean): Attributes {
+  const out: Attributes = {};
+  const set = (key: string, value: string | number | boolean): void => {
+    out[key] = value;
+  };
+  writeSpanAttributes(tx, redact, { string: set, int: set, bool: set, strings: (key, value) => (out[key] = [...value]) });
+  return out;
 }
 
 const H2_ERRORS = [
@@ -145,6 +163,21 @@ export function isError(tx: HttpTransaction): boolean {
   return tx.status >= 500 || (client && tx.status >= 400);
 }
 
+/** The span's name: "{method} {route}" for HTTP, "{service}/{method}" for gRPC. */
+export function spanNameOf(tx: HttpTransaction): string {
+  return tx.rpc ? rpcSpanName(tx) : spanName(tx.method, tx.route);
+}
+
+/** A transaction on its way to OTLP, with its process's Resource (see otlp-trace-encoder.ts). */
+export interface SpanRecord {
+  tx: HttpTransaction;
+  resource: Resource;
+}
+
+/**
+ * The same span in the SDK's ReadableSpan shape: what the official OTLP
+ * serializer takes, and so the reference the encoder is tested against.
+ */
 export function toSpan(tx: HttpTransaction, resource: Resource, redact: boolean): ReadableSpan {
   const start = tx.startTimeUnixNano;
   const end = start + BigInt(tx.durationNs);
@@ -153,7 +186,7 @@ export function toSpan(tx: HttpTransaction, resource: Resource, redact: boolean)
   const parent: SpanContext | undefined =
     tx.parentSpanId === '' ? undefined : { traceId: tx.traceId, spanId: tx.parentSpanId, traceFlags: TraceFlags.SAMPLED };
   return {
-    name: tx.rpc ? rpcSpanName(tx) : spanName(tx.method, tx.route),
+    name: spanNameOf(tx),
     kind: tx.role === 'server' ? SpanKind.SERVER : SpanKind.CLIENT,
     spanContext: () => ctx,
     parentSpanContext: parent,

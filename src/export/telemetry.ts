@@ -13,7 +13,7 @@ import { ConsoleExporter } from './console';
 import { HttpMetrics } from './metrics';
 import { signalUrl } from './endpoints';
 import { SpanQueue } from './span-queue';
-import { toSpan } from './spans';
+import type { SpanRecord } from './spans';
 
 /**
  * The official exporters (and grpc-js, protobufjs) weigh ~28 MiB of RSS:
@@ -30,11 +30,11 @@ export class Telemetry {
   readonly resources: ProcessResources;
   private readonly console: ConsoleExporter;
   private readonly metrics: HttpMetrics;
-  readonly spans: SpanQueue | undefined;
+  readonly spans: SpanQueue<SpanRecord> | undefined;
   private metricExportErrors = 0;
 
   constructor(
-    private readonly config: Config,
+    config: Config,
     processes: ProcessInfo,
     log: Logger,
     out: NodeJS.WritableStream = process.stdout,
@@ -93,7 +93,7 @@ export class Telemetry {
     }
     this.console.export(tx);
     this.metrics.record(tx, service);
-    if (this.spans && tx.sampled) this.spans.offer(toSpan(tx, proc.resource, this.config.redactQuery));
+    if (this.spans && tx.sampled) this.spans.offer({ tx, resource: proc.resource });
   }
 
   async shutdown(timeoutMs: number): Promise<void> {

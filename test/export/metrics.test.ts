@@ -14,6 +14,7 @@ import { Registry } from 'prom-client';
 import { HttpMetrics } from '../../src/export/metrics';
 import { registerSelfMetrics, type SelfStats } from '../../src/export/self-metrics';
 import type { HttpTransaction } from '../../src/transactions/transaction';
+import { serverTx } from '../support/transactions';
 
 const PACKAGE_VERSION = (require('../../../package.json') as { version: string }).version;
 
@@ -23,32 +24,15 @@ const DURATION_BOUNDARIES = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.
 const SIZE_LE = ['0', '64', '256', '1024', '4096', '16384', '65536', '262144', '1048576', '4194304', '16777216', '67108864', '+Inf'];
 
 const base: HttpTransaction = {
-  kind: 'http',
-  role: 'server',
-  protocol: 'HTTP/1.1',
+  ...serverTx,
   pid: 7,
   process: 'node',
-  method: 'GET',
   target: '/users/1',
   host: 'api.example.com:8080',
   userAgent: undefined,
-  status: 200,
   startTimeUnixNano: 1_700_000_000_000_000_000n,
   durationNs: 4_000_000,
-  requestBytes: 0,
   responseBytes: 100,
-  local: { address: '10.0.0.5', port: 8080 },
-  peer: { address: '10.0.0.9', port: 51234 },
-  truncated: false,
-  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-  spanId: '00f067aa0ba902b7',
-  parentSpanId: '',
-  traceState: '',
-  sampled: true,
-  route: '/users/:id',
-  rpc: undefined,
-  unknownFields: [],
-  resetCode: undefined,
 };
 
 const server = (o: Partial<HttpTransaction>): HttpTransaction => ({ ...base, ...o });

@@ -100,13 +100,13 @@ async function waitFor(pred: () => boolean, what: string, timeoutMs = 3000): Pro
 }
 
 /** Every span offered is exported, dropped, queued or in flight: never two, never none. */
-function assertBalanced(q: SpanQueue, offered: number): void {
+function assertBalanced(q: SpanQueue<ReadableSpan>, offered: number): void {
   const s = q.stats;
   assert.equal(s.exported + s.droppedQueueFull + s.queued + s.inFlight, offered, `stats ${JSON.stringify(s)} vs ${offered} offered`);
 }
 
 /**
- * Records the delays SpanQueue passes to setTimeout (its batch delay and
+ * Records the delays SpanQueue<ReadableSpan> passes to setTimeout (its batch delay and
  * backoff), calling the real setTimeout: the timers stay real, only the
  * requested delays are observed. Calls from anywhere else are not recorded.
  */
@@ -125,8 +125,8 @@ function spyQueueTimers(): { delays: number[]; restore(): void } {
 const FAILED_MSG = (m: string) => `OTLP trace export failed (${m}); retrying with backoff, spans kept up to the queue size`;
 const RECOVERED_MSG = (n: number) => `OTLP trace export recovered after ${n} failed attempt(s)`;
 
-function queue(exp: ScriptedExporter, opts: Partial<SpanQueueOptions>, errors: string[] = []): SpanQueue {
-  return new SpanQueue(
+function queue(exp: ScriptedExporter, opts: Partial<SpanQueueOptions>, errors: string[] = []): SpanQueue<ReadableSpan> {
+  return new SpanQueue<ReadableSpan>(
     exp,
     { maxQueueSize: 100, maxBatchSize: 3, delayMs: 10_000, minBackoffMs: 20, maxBackoffMs: 80, ...opts },
     (m) => errors.push(m),

@@ -8,6 +8,18 @@ const C = EXPECTED.sl_close_event;
 const T = EXPECTED.sl_tuple;
 const TUPLE = D.tuple[0];
 const AF_INET = 2;
+/** 32-bit word index of each field read through the u32 view (data, then close events). */
+const W_CONN_ID = D.conn_id[0] >>> 2;
+const W_STREAM_POS = D.stream_pos[0] >>> 2;
+const W_SYSCALL_BYTES = D.syscall_bytes[0] >>> 2;
+const W_FD = D.fd[0] >>> 2;
+const W_CAPTURED = D.captured[0] >>> 2;
+const W_CHUNK_OFFSET = D.chunk_offset[0] >>> 2;
+const W_CHUNK_LEN = D.chunk_len[0] >>> 2;
+const WC_CONN_ID = C.conn_id[0] >>> 2;
+const WC_BYTES_SENT = C.bytes_sent[0] >>> 2;
+const WC_BYTES_RECEIVED = C.bytes_received[0] >>> 2;
+const WC_FD = C.fd[0] >>> 2;
 
 export interface DecodeStats {
   events: number;
@@ -19,9 +31,12 @@ export function newDecodeStats(): DecodeStats {
   return { events: 0, malformed: 0, unknownType: 0 };
 }
 
-function u64(b: Buffer, off: number): number {
-  // Ids and positions stay far below 2^53, so a double holds them exactly.
-  return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 0x100000000;
+/** A batch with its bytes 8-aligned (as the addon delivers them), so fields are read through typed-array views. */
+export function aligned(buf: Buffer): Buffer {
+  if ((buf.byteOffset & 7) === 0) return buf;
+  const copy = Buffer.from(new ArrayBuffer((buf.length + 7) & ~7), 0, buf.length);
+  buf.copy(copy);
+  return copy;
 }
 
 export class BatchDecoder {
@@ -35,15 +50,23 @@ export class BatchDecoder {
 
   constructor(private readonly sink: EventSink, readonly stats: DecodeStats = newDecodeStats()) {}
 
-  decode(buf: Buffer, count: number): void {
+  private u32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private u64: BigUint64Array<ArrayBufferLike> = new BigUint64Array(0);
+
+  decode(batch: Buffer, count: number): void {
+    // Typed-array views read a field in one step; Buffer.readUInt32LE and
+    // readBigUInt64LE check bounds and compose (the decoder's largest cost).
+    const buf = aligned(batch);
+    this.u32 = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+    this.u64 = new BigUint64Array(buf.buffer, buf.byteOffset, buf.length >>> 3);
     let off = 0;
     for (let i = 0; i < count; i++) {
       if (off + 24 > buf.length) {
         this.stats.malformed += count - i;
         return;
       }
-      const type = buf.readUInt16LE(off);
-      const size = buf.readUInt32LE(off + 4);
+      const type = buf[off]! | (buf[off + 1]! << 8);
+      const size = this.u32[(off >>> 2) + 1]!;
       if (size < 24 || off + size > buf.length) {
         this.stats.malformed += count - i;
         return;
@@ -58,16 +81,19 @@ export class BatchDecoder {
 
   private decodeData(b: Buffer, o: number, size: number): void {
     const e = this.data;
-    e.tsNs = b.readBigUInt64LE(o + 8);
-    e.tgid = b.readUInt32LE(o + 16);
-    e.tid = b.readUInt32LE(o + 20);
-    e.connId = u64(b, o + D.conn_id[0]);
-    e.streamPos = u64(b, o + D.stream_pos[0]);
-    e.syscallBytes = u64(b, o + D.syscall_bytes[0]);
-    e.fd = b.readUInt32LE(o + D.fd[0]);
-    e.captured = b.readUInt32LE(o + D.captured[0]);
-    e.chunkOffset = b.readUInt32LE(o + D.chunk_offset[0]);
-    const len = Math.min(b.readUInt32LE(o + D.chunk_len[0]), size - DATA_EVENT_SIZE);
+    const u32 = this.u32;
+    const w = o >>> 2; // records start 8-aligned; every field is aligned to its size
+    e.tsNs = this.u64[(o + 8) >>> 3]!;
+    e.tgid = u32[w + 4]!;
+    e.tid = u32[w + 5]!;
+    // Ids and positions stay far below 2^53, so a double holds them exactly.
+    e.connId = u32[w + W_CONN_ID]! + u32[w + W_CONN_ID + 1]! * 0x100000000;
+    e.streamPos = u32[w + W_STREAM_POS]! + u32[w + W_STREAM_POS + 1]! * 0x100000000;
+    e.syscallBytes = u32[w + W_SYSCALL_BYTES]! + u32[w + W_SYSCALL_BYTES + 1]! * 0x100000000;
+    e.fd = u32[w + W_FD]!;
+    e.captured = u32[w + W_CAPTURED]!;
+    e.chunkOffset = u32[w + W_CHUNK_OFFSET]!;
+    const len = Math.min(u32[w + W_CHUNK_LEN]!, size - DATA_EVENT_SIZE);
     e.direction = b[o + D.direction[0]]!;
     e.syscall = b[o + D.syscall[0]]!;
     e.role = b[o + D.role[0]]!;
@@ -80,12 +106,14 @@ export class BatchDecoder {
 
   private decodeClose(b: Buffer, o: number): void {
     const e = this.close;
-    e.tsNs = b.readBigUInt64LE(o + 8);
-    e.tgid = b.readUInt32LE(o + 16);
-    e.connId = u64(b, o + C.conn_id[0]);
-    e.bytesSent = u64(b, o + C.bytes_sent[0]);
-    e.bytesReceived = u64(b, o + C.bytes_received[0]);
-    e.fd = b.readUInt32LE(o + C.fd[0]);
+    const u32 = this.u32;
+    const w = o >>> 2;
+    e.tsNs = this.u64[(o + 8) >>> 3]!;
+    e.tgid = u32[w + 4]!;
+    e.connId = u32[w + WC_CONN_ID]! + u32[w + WC_CONN_ID + 1]! * 0x100000000;
+    e.bytesSent = u32[w + WC_BYTES_SENT]! + u32[w + WC_BYTES_SENT + 1]! * 0x100000000;
+    e.bytesReceived = u32[w + WC_BYTES_RECEIVED]! + u32[w + WC_BYTES_RECEIVED + 1]! * 0x100000000;
+    e.fd = u32[w + WC_FD]!;
     e.syscall = b[o + C.syscall[0]]!;
     e.role = b[o + C.role[0]]!;
     this.sink.onClose(e);

@@ -9,6 +9,7 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import type { AddonLayout } from './addon';
+import { aligned } from './decoder';
 import { layoutMismatches } from './layout';
 
 const MAGIC = Buffer.from('SLREC\0', 'latin1');
@@ -124,7 +125,7 @@ export function readRecording(file: string): { header: RecordingHeader; batches:
     const count = data.readUInt32LE(at + 4);
     at += 8;
     if (at + len > data.length) throw bad(`batch ${batches.length + 1} cut short`);
-    batches.push({ batch: data.subarray(at, at + len), count });
+    batches.push({ batch: aligned(data.subarray(at, at + len)), count });
     at += len;
   }
   return { header, batches };

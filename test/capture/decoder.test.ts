@@ -7,7 +7,7 @@ import { layoutMismatches } from '../../src/capture/layout';
 import { closeRecord, dataRecord } from '../support/batch';
 
 describe('batch decoder', () => {
-  it('decodes data and close records back to back', () => {
+  for (const shift of [0, 3]) it(`decodes data and close records back to back (batch at byte offset ${shift})`, () => {
     const seen: unknown[] = [];
     const dec = new BatchDecoder({
       onData: (e: DataEvent) =>
@@ -21,7 +21,11 @@ describe('batch decoder', () => {
       closeRecord(9n, 7),
       dataRecord({ ts: 6n, connId: 1, streamPos: 0, syscallBytes: 3, payload: Buffer.from('abc'), direction: 0, family: 10, local: [v6local, 443], peer: [mapped, 5555] }),
     ]);
-    dec.decode(batch, 3);
+    // The addon's batches are 8-aligned; one that is not (a slice of a file) is decoded from an aligned copy.
+    const at = Buffer.alloc(batch.length + shift + 8).subarray(shift, shift + batch.length);
+    batch.copy(at);
+    assert.equal(at.byteOffset % 8, shift);
+    dec.decode(at, 3);
     assert.deepEqual(seen, [
       { conn: 2 ** 41 + 3, pos: 2 ** 33, n: 20000, cap: 4096, dir: 1, text: 'GET / HTTP/1.1\r\n', comm: 'nginx', local: { address: '127.0.0.1', port: 8080 }, peer: { address: '127.0.0.1', port: 40000 } },
       { closed: 7, ts: 9n },

@@ -61,9 +61,7 @@ class KeyValueWriter implements AttributeSink {
   }
 
   int(key: string, value: number): void {
-    this.open(key);
-    this.value(value);
-    this.close();
+    this.any(key, value);
   }
 
   bool(key: string, value: boolean): void {
@@ -74,13 +72,11 @@ class KeyValueWriter implements AttributeSink {
   }
 
   strings(key: string, value: readonly string[]): void {
-    this.open(key);
-    this.value(value);
-    this.close();
+    this.any(key, value);
   }
 
   /** Any attribute value (resources carry whatever OTEL_RESOURCE_ATTRIBUTES gave). */
-  any(key: string, value: AttributeValue): void {
+  any(key: string, value: AttributeValue | readonly string[]): void {
     this.open(key);
     this.value(value);
     this.close();

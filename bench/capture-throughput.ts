@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   let bytes = 0;
   const sink: EventSink = { onData: (e) => (bytes += e.payload.length), onClose: () => {} };
   const capture = new Capture();
-  capture.start({ captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 8 << 20, maxConnections: 65536, pids: [], ports }, sink);
+  capture.start({ captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 8 << 20, maxConnections: 65536, pids: [], ports: ports.map((p) => [p, p] as const), excludePorts: [] }, sink);
   await new Promise((r) => setTimeout(r, 300));
   const before = capture.stats();
   const cpu0 = process.cpuUsage();

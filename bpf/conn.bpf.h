@@ -106,16 +106,44 @@ static __always_inline void sl_read_tuple(struct sock *sk, struct sl_tuple *t)
 	}
 }
 
+static __always_inline bool sl_port_bit(__u16 port, __u32 half)
+{
+	__u32 idx = half * SL_PORT_WORDS + (port >> 6);
+	__u64 *w = bpf_map_lookup_elem(&sl_port_bits, &idx);
+
+	return w && ((*w >> (port & 63)) & 1);
+}
+
 static __always_inline bool sl_port_wanted(struct sock *sk)
 {
 	__u16 local, peer;
 
-	if (!sl_filter_ports)
+	if (!sl_filter_ports && !sl_exclude_ports)
 		return true;
 	local = BPF_CORE_READ(sk, __sk_common.skc_num);
 	peer = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	return bpf_map_lookup_elem(&sl_port_filter, &local) ||
-	       bpf_map_lookup_elem(&sl_port_filter, &peer);
+	if (sl_filter_ports && !sl_port_bit(local, 0) && !sl_port_bit(peer, 0))
+		return false;
+	if (sl_exclude_ports && (sl_port_bit(local, 1) || sl_port_bit(peer, 1)))
+		return false;
+	return true;
+}
+
+/* USER_HZ: /proc reports start times in these ticks. */
+#define SL_NS_PER_TICK 10000000ULL
+
+/* Checked once per new connection, not per syscall: a left-out process's
+ * connections are judged "other" and cost a map lookup from then on. */
+static __always_inline bool sl_process_skipped(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 *ticks = bpf_map_lookup_elem(&sl_pid_skip, &tgid);
+	struct task_struct *task;
+
+	if (!ticks)
+		return false;
+	task = bpf_get_current_task_btf();
+	return BPF_CORE_READ(task, group_leader, start_boottime) / SL_NS_PER_TICK == *ticks;
 }
 
 static __always_inline __u64 sl_next_conn_id(void)
@@ -159,8 +187,10 @@ static __always_inline struct sl_conn *sl_conn_get(struct sock *sk, __u8 role)
 	fresh.id = sl_next_conn_id();
 	fresh.role = role;
 	fresh.ports = ports;
-	if (!sl_port_wanted(sk))
+	if (!sl_port_wanted(sk) || sl_process_skipped()) {
 		fresh.klass = SL_CLASS_OTHER;
+		sl_stat_add(SL_STAT_CONN_FILTERED, 1);
+	}
 	bpf_map_update_elem(&sl_conns, &key, &fresh, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&sl_conns, &key);
 }

@@ -67,6 +67,7 @@ enum sl_stat {
 	SL_STAT_TCP_SENDMSG_BYTES = 4, /* egress bytes of shipped connections seen by tcp_sendmsg_locked */
 	SL_STAT_READ_FAULTS = 5,       /* payload copies that failed (bytes then count as uncaptured) */
 	SL_STAT_RINGBUF_CLOSE_DROPS = 6, /* of SL_STAT_RINGBUF_DROPS, close events */
+	SL_STAT_CONN_FILTERED = 7,     /* connections left out by the port or process filters */
 	SL_STAT_MAX = 8,
 };
 

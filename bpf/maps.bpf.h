@@ -34,6 +34,7 @@ SL_SETTING(__u32, sl_chunk_bytes, 4096);
 SL_SETTING(__u32, sl_syscall_cap, 16384);
 SL_SETTING(__u8, sl_filter_pids, 0);
 SL_SETTING(__u8, sl_filter_ports, 0);
+SL_SETTING(__u8, sl_exclude_ports, 0);
 
 /* Scratch room for one event. Offsets into the payload are masked with
  * SL_FILL_MASK (exact: a chunk is shipped as soon as it is full) and lengths
@@ -97,11 +98,25 @@ SL_EXTERN struct {
 	__type(value, __u8);
 } sl_pid_filter SEC(".maps");
 
+/* One bit per port, so any set of ranges costs one lookup: words
+ * 0..SL_PORT_WORDS-1 are the ports to keep (--port), the next
+ * SL_PORT_WORDS the ports to leave out (--exclude-port). */
+#define SL_PORT_WORDS (65536 / 64)
+SL_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * SL_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} sl_port_bits SEC(".maps");
+
+/* Processes user space has left out (by executable, namespace or pod
+ * labels): tgid -> the group leader's start time in clock ticks, as
+ * /proc/<pid>/stat gives it, so a reused pid is not left out too. */
 SL_EXTERN struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u16);
-	__type(value, __u8);
-} sl_port_filter SEC(".maps");
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} sl_pid_skip SEC(".maps");
 
 #endif /* SIDELIGHT_MAPS_BPF_H */

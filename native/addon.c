@@ -5,6 +5,7 @@
  * the event layout and the clock offset.
  */
 #define NAPI_VERSION 8
+#include <errno.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,13 +131,37 @@ static uint32_t get_list(napi_env env, napi_value obj, const char *key, uint32_t
 	return n;
 }
 
+/* A Buffer property of exactly len bytes copied into out; false when absent. */
+static bool get_bytes(napi_env env, napi_value obj, const char *key, void *out, size_t len, bool *bad)
+{
+	napi_value v;
+	bool has = false, is_buf = false;
+	void *data;
+	size_t n;
+
+	napi_valuetype t;
+
+	if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has ||
+	    napi_get_named_property(env, obj, key, &v) != napi_ok ||
+	    napi_typeof(env, v, &t) != napi_ok || t == napi_undefined || t == napi_null)
+		return false;
+	if (napi_is_buffer(env, v, &is_buf) != napi_ok || !is_buf ||
+	    napi_get_buffer_info(env, v, &data, &n) != napi_ok || n != len) {
+		*bad = true;
+		return false;
+	}
+	memcpy(out, data, len);
+	return true;
+}
+
 /* start(options, onBatch(buffer, count), onClosed()) */
 static napi_value start(napi_env env, napi_callback_info info)
 {
 	size_t argc = 3;
 	napi_value argv[3], name;
 	static struct sl_load_opts o;
-	uint32_t ports[SL_MAX_FILTER], batch_bytes = 1 << 20, nbatches = 8, flush_ms = 5;
+	uint32_t batch_bytes = 1 << 20, nbatches = 8, flush_ms = 5;
+	bool bad_bits = false;
 	char err[256] = "";
 	struct session *s;
 
@@ -163,9 +188,11 @@ static napi_value start(napi_env env, napi_callback_info info)
 	get_u32(env, argv[0], "batches", &nbatches);
 	get_u32(env, argv[0], "flushMs", &flush_ms);
 	o.npids = get_list(env, argv[0], "pids", o.pids, SL_MAX_FILTER);
-	o.nports = get_list(env, argv[0], "ports", ports, SL_MAX_FILTER);
-	for (uint32_t i = 0; i < o.nports; i++)
-		o.ports[i] = (uint16_t)ports[i];
+	get_bytes(env, argv[0], "portBits", o.port_bits, sizeof(o.port_bits), &bad_bits);
+	if (bad_bits) {
+		napi_throw_type_error(env, NULL, "portBits must be a Buffer of 16384 bytes");
+		return NULL;
+	}
 	/* The kernel side trusts these bounds (see SL_MAX_CHUNK). */
 	if (o.chunk_bytes < 64 || o.chunk_bytes > SL_MAX_CHUNK ||
 	    o.syscall_cap < o.chunk_bytes ||
@@ -228,6 +255,37 @@ static napi_value stop(napi_env env, napi_callback_info info)
 	return r;
 }
 
+/* skipProcess(tgid, startTicks) / unskipProcess(tgid): true when the kernel map took it. */
+static napi_value skip_process(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2;
+	napi_value argv[2], r;
+	uint32_t tgid = 0;
+	int64_t ticks = 0;
+	int e = -ESRCH;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc == 2 && napi_get_value_uint32(env, argv[0], &tgid) == napi_ok &&
+	    napi_get_value_int64(env, argv[1], &ticks) == napi_ok && current && !current->stopping)
+		e = sl_loader_skip_process(current->loader, tgid, (uint64_t)ticks);
+	CHECK(env, napi_get_boolean(env, e == 0, &r));
+	return r;
+}
+
+static napi_value unskip_process(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], r;
+	uint32_t tgid = 0;
+	int e = -ESRCH;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc == 1 && napi_get_value_uint32(env, argv[0], &tgid) == napi_ok && current && !current->stopping)
+		e = sl_loader_unskip_process(current->loader, tgid);
+	CHECK(env, napi_get_boolean(env, e == 0, &r));
+	return r;
+}
+
 static napi_value set_num(napi_env env, napi_value obj, const char *key, double v)
 {
 	napi_value n;
@@ -258,6 +316,7 @@ static napi_value stats(napi_env env, napi_callback_info info)
 	set_num(env, kernel, "ringbufDrops", k[SL_STAT_RINGBUF_DROPS]);
 	set_num(env, kernel, "ringbufDropBytes", k[SL_STAT_RINGBUF_DROP_BYTES]);
 	set_num(env, kernel, "connectionsOther", k[SL_STAT_CONN_OTHER]);
+	set_num(env, kernel, "connectionsFiltered", k[SL_STAT_CONN_FILTERED]);
 	set_num(env, kernel, "iovTruncated", k[SL_STAT_IOV_TRUNCATED]);
 	set_num(env, kernel, "tcpSendmsgBytes", k[SL_STAT_TCP_SENDMSG_BYTES]);
 	set_num(env, kernel, "readFaults", k[SL_STAT_READ_FAULTS]);
@@ -325,6 +384,8 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "start", NULL, start, NULL, NULL, NULL, napi_default, NULL },
 		{ "stop", NULL, stop, NULL, NULL, NULL, napi_default, NULL },
 		{ "stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL },
+		{ "skipProcess", NULL, skip_process, NULL, NULL, NULL, napi_default, NULL },
+		{ "unskipProcess", NULL, unskip_process, NULL, NULL, NULL, napi_default, NULL },
 		{ "programs", NULL, programs, NULL, NULL, NULL, napi_default, NULL },
 		{ "clockOffsetNs", NULL, clock_offset, NULL, NULL, NULL, napi_default, NULL },
 		{ "layout", NULL, sl_layout_export, NULL, NULL, NULL, napi_default, NULL },

@@ -49,6 +49,14 @@ static void describe_errno(char *buf, size_t len, const char *what, int e)
 		snprintf(buf, len, "%s: %s", what, strerror(e));
 }
 
+static bool any_bit(const uint64_t *words)
+{
+	for (uint32_t i = 0; i < SL_PORT_WORDS; i++)
+		if (words[i])
+			return true;
+	return false;
+}
+
 struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t errlen)
 {
 	struct sl_loader *l = calloc(1, sizeof(*l));
@@ -71,7 +79,8 @@ struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t
 	l->skel->rodata->sl_chunk_bytes = o->chunk_bytes;
 	l->skel->rodata->sl_syscall_cap = o->syscall_cap;
 	l->skel->rodata->sl_filter_pids = o->npids > 0;
-	l->skel->rodata->sl_filter_ports = o->nports > 0;
+	l->skel->rodata->sl_filter_ports = any_bit(o->port_bits[0]);
+	l->skel->rodata->sl_exclude_ports = any_bit(o->port_bits[1]);
 	bpf_map__set_max_entries(l->skel->maps.sl_events, o->ring_bytes);
 	bpf_map__set_max_entries(l->skel->maps.sl_conns, o->max_conns);
 
@@ -104,10 +113,14 @@ struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t
 		uint8_t one = 1;
 		bpf_map__update_elem(l->skel->maps.sl_pid_filter, &o->pids[i], sizeof(o->pids[i]), &one, 1, BPF_ANY);
 	}
-	for (uint32_t i = 0; i < o->nports; i++) {
-		uint8_t one = 1;
-		bpf_map__update_elem(l->skel->maps.sl_port_filter, &o->ports[i], sizeof(o->ports[i]), &one, 1, BPF_ANY);
-	}
+	for (uint32_t half = 0; half < 2; half++)
+		for (uint32_t w = 0; w < SL_PORT_WORDS; w++) {
+			uint32_t key = half * SL_PORT_WORDS + w;
+
+			if (o->port_bits[half][w])
+				bpf_map__update_elem(l->skel->maps.sl_port_bits, &key, sizeof(key),
+						     &o->port_bits[half][w], sizeof(uint64_t), BPF_ANY);
+		}
 
 	size_t i = 0;
 	bpf_object__for_each_program(prog, l->skel->obj) {
@@ -183,4 +196,19 @@ void sl_loader_close(struct sl_loader *l)
 	sl_loader_detach(l);
 	sidelight_bpf__destroy(l->skel);
 	free(l);
+}
+
+int sl_loader_skip_process(struct sl_loader *l, uint32_t tgid, uint64_t start_ticks)
+{
+	if (bpf_map__update_elem(l->skel->maps.sl_pid_skip, &tgid, sizeof(tgid), &start_ticks,
+				 sizeof(start_ticks), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int sl_loader_unskip_process(struct sl_loader *l, uint32_t tgid)
+{
+	if (bpf_map__delete_elem(l->skel->maps.sl_pid_skip, &tgid, sizeof(tgid), 0) && errno != ENOENT)
+		return -errno;
+	return 0;
 }

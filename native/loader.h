@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #define SL_MAX_FILTER 1024
+#define SL_PORT_WORDS (65536 / 64)
 
 struct sl_load_opts {
 	uint32_t chunk_bytes;
@@ -15,9 +16,10 @@ struct sl_load_opts {
 	uint32_t ring_bytes;
 	uint32_t max_conns;
 	uint32_t agent_tgid;
-	uint32_t npids, nports;
+	uint32_t npids;
 	uint32_t pids[SL_MAX_FILTER];
-	uint16_t ports[SL_MAX_FILTER];
+	/* One bit per port: [0] ports to keep, [1] ports to leave out (all zero: no filter). */
+	uint64_t port_bits[2][SL_PORT_WORDS];
 };
 
 struct sl_prog_status {
@@ -39,5 +41,9 @@ int sl_loader_stats(struct sl_loader *l, uint64_t *out);
 /* Detaches every program; the maps stay until sl_loader_close. */
 void sl_loader_detach(struct sl_loader *l);
 void sl_loader_close(struct sl_loader *l);
+/* Leaves a process out of new connections (tgid + start time in clock
+ * ticks, as /proc/<pid>/stat field 22), or takes it back. 0 or -errno. */
+int sl_loader_skip_process(struct sl_loader *l, uint32_t tgid, uint64_t start_ticks);
+int sl_loader_unskip_process(struct sl_loader *l, uint32_t tgid);
 
 #endif

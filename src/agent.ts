@@ -6,20 +6,56 @@ import { Capture, captureOptions } from './capture/capture';
 import { preflight } from './capture/preflight';
 import { ListeningPorts } from './conn/listeners';
 import type { Config } from './config/config';
+import type { EventSink } from './capture/events';
+import { planMetadata } from './enrich/k8s/enable';
+import { ProcessWorkloads } from './enrich/k8s/process-workloads';
+import { KubernetesWatch } from './enrich/k8s/watcher';
 import { ProcessNames } from './enrich/process';
+import { ProcessSelector, selectionActive } from './select/selector';
 import { registerSelfMetrics, type SelfStats } from './export/self-metrics';
 import type { Logger } from './log';
 import { buildPipeline, parserStats } from './pipeline';
+import { formatPortRanges } from './select/ports';
 
 const SWEEP_MS = 5_000;
+const PROCESS_MAX_IDLE_MS = 60_000;
 
 export async function runAgent(config: Config, log: Logger, signal: AbortSignal): Promise<void> {
   for (const note of preflight()) log.info(note);
 
+  const plan = planMetadata(config);
   const capture = new Capture();
   const processes = new ProcessNames();
   const listeners = new ListeningPorts();
-  const { telemetry, linker, tracker } = buildPipeline(config, log, processes, () => capture.clockOffsetNs(), listeners);
+  let watch: KubernetesWatch | undefined;
+  let workloads: ProcessWorkloads | undefined;
+  if (plan.on) {
+    watch = new KubernetesWatch({ nodeName: plan.nodeName, kubeconfig: plan.kubeconfig }, log);
+    workloads = new ProcessWorkloads(watch.index);
+  }
+  const { telemetry, linker, tracker } = buildPipeline(config, log, processes, () => capture.clockOffsetNs(), listeners, undefined, undefined, workloads);
+  const selector = selectionActive(config)
+    ? new ProcessSelector(config, {
+        exePath: (pid) => processes.exePath(pid),
+        containerOf: (pid) => workloads?.containerOf(pid),
+        workloadOf: (pid) => workloads?.of(pid),
+        metadataVersion: () => watch?.index.version ?? 0,
+        startTicks: (pid) => processes.startTicks(pid),
+        skipInKernel: (pid, ticks) => capture.skipProcess(pid, ticks),
+        unskipInKernel: (pid) => capture.unskipProcess(pid),
+      })
+    : undefined;
+  // The selection gate before the tracker: one Map lookup per event.
+  const sink: EventSink = selector
+    ? {
+        onData: (ev) => {
+          if (selector.wants(ev.tgid)) tracker.onData(ev);
+        },
+        onClose: (ev) => {
+          if (selector.wants(ev.tgid)) tracker.onClose(ev);
+        },
+      }
+    : tracker;
   let ready = false;
   const stats = () => ({
     capture: capture.stats(),
@@ -28,6 +64,8 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
     links: linker.stats,
     spans: telemetry.spans?.stats,
     routes: { overflowed: telemetry.routes.overflowed, ignored: telemetry.routes.ignored },
+    selection: selector ? { ...selector.stats, processes: selector.size } : undefined,
+    kubernetes: watch ? { synced: watch.synced, pods: watch.index.size, ...watch.stats } : undefined,
   });
   const selfStats = (): SelfStats => {
     const c = capture.stats();
@@ -41,6 +79,9 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
       exportErrors: { traces: telemetry.spans?.stats.exportErrors ?? 0, metrics: telemetry.metricExportFailures },
       routesOverflowed: telemetry.routes.overflowed,
       routesIgnored: telemetry.routes.ignored,
+      eventsDeselected: selector?.stats.eventsDropped ?? 0,
+      processesExcluded: selector?.stats.processesExcluded ?? {},
+      kubernetesWatchErrors: watch?.stats.errors ?? 0,
     };
   };
   registerSelfMetrics(telemetry.registry, selfStats);
@@ -48,28 +89,37 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
   let admin: http.Server | undefined;
   if (config.adminPort !== 0) {
     admin = await startAdminServer(config.adminHost, config.adminPort, {
-      ready: () => ready && capture.isRunning,
+      ready: () => ready && capture.isRunning && (watch === undefined || watch.synced),
       stats,
       metrics: async () => ({ contentType: telemetry.registry.contentType, body: await telemetry.registry.metrics() }),
     });
   }
+  if (watch) {
+    // Capture starts at once; until this node's pods are listed, /readyz says so and processes stay unnamed.
+    watch.start().catch((err: Error) => log.error(err.message));
+  }
   try {
-    capture.start(captureOptions(config), tracker);
+    capture.start(captureOptions(config), sink);
   } catch (err) {
     admin?.close();
+    await watch?.stop();
     throw err;
   }
   const programs = capture.programs();
   for (const p of programs.filter((p) => !p.attached)) log.warn({ program: p.name, hook: p.hook }, `optional program not attached: ${p.error}`);
   ready = programs.every((p) => !p.required || p.attached);
   log.info(
-    { attached: programs.filter((p) => p.attached).length, programs: programs.length, pids: config.pids, ports: config.ports },
+    { attached: programs.filter((p) => p.attached).length, programs: programs.length, pids: config.pids, ports: formatPortRanges(config.ports) },
     'capturing',
   );
 
+  let sweeps = 0;
   const sweep = setInterval(() => {
     tracker.sweep();
-    processes.sweep(60_000);
+    processes.sweep(PROCESS_MAX_IDLE_MS);
+    workloads?.sweep(PROCESS_MAX_IDLE_MS);
+    // Every minute: each left-out process costs a /proc read here.
+    if (++sweeps % (PROCESS_MAX_IDLE_MS / SWEEP_MS) === 0) selector?.sweep(PROCESS_MAX_IDLE_MS);
   }, SWEEP_MS);
   sweep.unref();
 
@@ -82,6 +132,7 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
   ready = false;
   clearInterval(sweep);
   await capture.stop();
+  await watch?.stop();
   await telemetry.shutdown(5_000);
   await new Promise<void>((resolve) => (admin ? admin.close(() => resolve()) : resolve()));
   const final = stats();

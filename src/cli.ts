@@ -13,10 +13,26 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(',')];
 }
 
+/** Ports and ranges (8080, 8000-8100), repeatable or comma-separated; their bounds are checked with the config. */
+function collectPorts(value: string, previous: string[] | undefined): string[] {
+  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(value)) throw new InvalidArgumentError('expected a port or a range such as 8000-8100 (or a comma-separated list)');
+  return [...(previous ?? []), ...value.split(',')];
+}
+
 interface RunFlags {
   output?: string;
   pid?: string[];
   port?: string[];
+  exePath?: string[];
+  k8sNamespace?: string[];
+  k8sPodLabels?: string;
+  excludePort?: string[];
+  excludeExePath?: string[];
+  excludeK8sNamespace?: string[];
+  excludeK8sPodLabels?: string;
+  kubernetes?: string;
+  kubeconfig?: string;
+  nodeName?: string;
   duration?: string;
   captureBytes?: string;
   syscallCapBytes?: string;
@@ -52,6 +68,16 @@ function flagsToRaw(f: RunFlags): RawConfig {
     output: f.output,
     pids: f.pid,
     ports: f.port,
+    exePaths: f.exePath,
+    k8sNamespaces: f.k8sNamespace,
+    k8sPodLabels: f.k8sPodLabels,
+    excludePorts: f.excludePort,
+    excludeExePaths: f.excludeExePath,
+    excludeK8sNamespaces: f.excludeK8sNamespace,
+    excludeK8sPodLabels: f.excludeK8sPodLabels,
+    kubernetes: f.kubernetes,
+    kubeconfig: f.kubeconfig,
+    nodeName: f.nodeName,
     durationSec: f.duration,
     captureBytes: f.captureBytes,
     syscallCapBytes: f.syscallCapBytes,
@@ -130,7 +156,17 @@ function withSettings(cmd: Command): Command {
     .configureOutput(oneLineErrors(`sidelight ${cmd.name()} --help`))
     .addOption(new Option('--output <format>', 'transaction output on stdout (none: export only)').choices(['text', 'json', 'none']))
     .option('--pid <n...>', 'only these process ids (repeatable)', collect)
-    .option('--port <n...>', 'only connections whose local or peer port matches (repeatable)', collect)
+    .option('--port <n...>', 'only connections whose local or peer port is in these ports or ranges, e.g. 8080 or 8000-8100 (repeatable)', collectPorts)
+    .option('--exe-path <glob>', 'only processes whose executable path matches, e.g. /usr/sbin/nginx or /opt/**/bin/* (repeatable)', strings)
+    .option('--k8s-namespace <name>', 'only pods in this Kubernetes namespace (repeatable)', strings)
+    .option('--k8s-pod-labels <selector>', 'only pods whose labels match, e.g. app=shop,tier!=db')
+    .option('--exclude-port <n...>', 'leave out connections whose local or peer port is in these ports or ranges (repeatable)', collectPorts)
+    .option('--exclude-exe-path <glob>', 'leave out processes whose executable path matches (repeatable)', strings)
+    .option('--exclude-k8s-namespace <name>', 'leave out pods in this namespace (repeatable)', strings)
+    .option('--exclude-k8s-pod-labels <selector>', 'leave out pods whose labels match')
+    .addOption(new Option('--kubernetes <mode>', 'pod metadata: auto (on inside a cluster or with --kubeconfig), on, off').choices(['auto', 'on', 'off']))
+    .option('--kubeconfig <file>', 'kubeconfig to reach the API server instead of the in-cluster service account')
+    .option('--node-name <name>', "this node's Kubernetes name (NODE_NAME; default: the in-cluster downward API value)")
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--capture-bytes <n>', 'payload bytes per event (64..8192, default 4096)')
     .option('--syscall-cap-bytes <n>', 'payload bytes captured per syscall (default 16384)')

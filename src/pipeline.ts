@@ -5,6 +5,7 @@
 import { ConnectionTracker, type ListenerLookup } from './conn/tracker';
 import type { Config } from './config/config';
 import type { SelfStats } from './export/self-metrics';
+import type { ProcessWorkloads } from './enrich/k8s/process-workloads';
 import type { ProcessInfo } from './enrich/resource';
 import { Telemetry } from './export/telemetry';
 import type { Logger } from './log';
@@ -28,8 +29,9 @@ export function buildPipeline(
   listeners: ListenerLookup,
   out: NodeJS.WritableStream = process.stdout,
   tap?: (tx: HttpTransaction) => void,
+  workloads?: ProcessWorkloads,
 ): Pipeline {
-  const telemetry = new Telemetry(config, processes, log, out);
+  const telemetry = new Telemetry(config, processes, log, out, workloads);
   const linker = new TraceLinker(new SpanSampler(buildSampler(config.sampler, config.samplerArg)));
   const tracker = new ConnectionTracker(
     tap

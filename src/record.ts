@@ -6,19 +6,20 @@ import { RecordingWriter } from './capture/recording';
 import { ListeningPorts } from './conn/listeners';
 import type { Config } from './config/config';
 import type { Logger } from './log';
+import { formatPortRanges, type PortRange } from './select/ports';
 
 export async function recordCapture(config: Config, file: string, log: Logger, signal: AbortSignal): Promise<void> {
   for (const note of preflight()) log.info(note);
   const capture = new Capture();
   const opts = captureOptions(config);
   const writer = new RecordingWriter(file, {
-    capture: { captureBytes: opts.captureBytes, syscallCapBytes: opts.syscallCapBytes, ringBytes: opts.ringBytes, pids: opts.pids, ports: opts.ports },
+    capture: { captureBytes: opts.captureBytes, syscallCapBytes: opts.syscallCapBytes, ringBytes: opts.ringBytes, pids: opts.pids, ports: headerPorts(opts.ports), excludePorts: headerPorts(opts.excludePorts) },
     layout: capture.layout(),
     clockOffsetNs: capture.clockOffsetNs().toString(),
     listeningPorts: new ListeningPorts().snapshot(),
   });
   capture.start(opts, { onData() {}, onClose() {} }, (batch, count) => writer.write(batch, count));
-  log.info({ file, pids: config.pids, ports: config.ports }, 'recording');
+  log.info({ file, pids: config.pids, ports: formatPortRanges(config.ports) }, 'recording');
   await new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });
@@ -28,4 +29,9 @@ export async function recordCapture(config: Config, file: string, log: Logger, s
   writer.close();
   const k = capture.stats().kernel;
   log.info({ file, batches: writer.batches, events: writer.events, bytes: writer.bytes, kernelDrops: k.ringbufDrops }, 'recorded');
+}
+
+/** A port as a number, a range as "low-high". */
+function headerPorts(ranges: readonly PortRange[]): Array<number | string> {
+  return ranges.map(([lo, hi]) => (lo === hi ? lo : `${lo}-${hi}`));
 }

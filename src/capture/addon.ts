@@ -10,7 +10,8 @@ export interface AddonStartOptions {
   batches: number;
   flushMs: number;
   pids: number[];
-  ports: number[];
+  /** PORT_BITMAP_BYTES of ports to keep, then as many to leave out (src/select/ports.ts); absent: no port filter. */
+  portBits?: Buffer;
 }
 
 export interface ProgramStatus {
@@ -25,6 +26,8 @@ export interface KernelStats {
   ringbufDrops: number;
   ringbufDropBytes: number;
   connectionsOther: number;
+  /** Connections left out by the port or process filters. */
+  connectionsFiltered: number;
   iovTruncated: number;
   tcpSendmsgBytes: number;
   readFaults: number;
@@ -48,6 +51,9 @@ export interface Addon {
   start(opts: AddonStartOptions, onBatch: (batch: Buffer, count: number) => void, onClosed: () => void): void;
   stop(): boolean;
   stats(): AddonStats;
+  /** Leaves a process out of new connections in the kernel (start time in clock ticks tells a reused pid). */
+  skipProcess(tgid: number, startTicks: number): boolean;
+  unskipProcess(tgid: number): boolean;
   programs(): ProgramStatus[];
   clockOffsetNs(): bigint;
   layout(): AddonLayout;

@@ -5,6 +5,7 @@ import { BatchDecoder, type DecodeStats } from './decoder';
 import type { EventSink } from './events';
 import { checkLayout } from './layout';
 import type { Config } from '../config/config';
+import { portBitmap, type PortRange } from '../select/ports';
 
 export interface CaptureOptions {
   captureBytes: number;
@@ -12,7 +13,8 @@ export interface CaptureOptions {
   ringBytes: number;
   maxConnections: number;
   pids: number[];
-  ports: number[];
+  ports: readonly PortRange[];
+  excludePorts: readonly PortRange[];
 }
 
 /** The capture settings of a resolved config. */
@@ -24,6 +26,7 @@ export function captureOptions(config: Config): CaptureOptions {
     maxConnections: config.maxConnections,
     pids: config.pids,
     ports: config.ports,
+    excludePorts: config.excludePorts,
   };
 }
 
@@ -57,7 +60,7 @@ export class Capture {
         batches: 8,
         flushMs: 5,
         pids: opts.pids,
-        ports: opts.ports,
+        portBits: opts.ports.length + opts.excludePorts.length > 0 ? Buffer.concat([portBitmap(opts.ports), portBitmap(opts.excludePorts)]) : undefined,
       },
       tap
         ? (batch, count) => {
@@ -93,6 +96,15 @@ export class Capture {
 
   clockOffsetNs(): bigint {
     return this.addon.clockOffsetNs();
+  }
+
+  /** The kernel stops classifying this process's new connections; false when the map refused (full, or not running). */
+  skipProcess(tgid: number, startTicks: number): boolean {
+    return this.running && this.addon.skipProcess(tgid, startTicks);
+  }
+
+  unskipProcess(tgid: number): boolean {
+    return this.running && this.addon.unskipProcess(tgid);
   }
 
   /** Detaches the programs; resolves once every captured event was decoded. */

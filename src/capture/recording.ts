@@ -22,7 +22,7 @@ export interface RecordingHeader {
   kernel: string;
   node: string;
   /** Capture settings the kernel programs ran with. */
-  capture: { captureBytes: number; syscallCapBytes: number; ringBytes: number; pids: number[]; ports: number[] };
+  capture: { captureBytes: number; syscallCapBytes: number; ringBytes: number; pids: number[]; ports: Array<number | string>; excludePorts?: Array<number | string> };
   layout: AddonLayout;
   /** Unix time minus monotonic time at the start, in ns (decimal string): maps kernel timestamps to wall time. */
   clockOffsetNs: string;

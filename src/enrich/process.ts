@@ -31,6 +31,24 @@ export class ProcessNames {
     return name;
   }
 
+  /** The executable's absolute path, undefined when the process is gone (or not ours to read). */
+  exePath(pid: number): string | undefined {
+    try {
+      return readlinkSync(`${this.procRoot}/${pid}/exe`).replace(/ \(deleted\)$/, '');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Start time in clock ticks since boot (/proc/<pid>/stat field 22): with the pid, names one process. */
+  startTicks(pid: number): number | undefined {
+    try {
+      return startTicksOf(readFileSync(`${this.procRoot}/${pid}/stat`, 'latin1'));
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The command line from /proc (arguments joined by spaces), or undefined when the process is gone. */
   commandLine(pid: number): string | undefined {
     try {
@@ -59,4 +77,14 @@ export class RecordedProcessNames {
   commandLine(): string | undefined {
     return undefined;
   }
+}
+
+/** Field 22 of /proc/<pid>/stat (after the parenthesised name, which may hold spaces). */
+export function startTicksOf(stat: string): number | undefined {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const fields = stat.slice(close + 2).split(' ');
+  // fields[0] is field 3 (state): field 22 is fields[19].
+  const n = Number(fields[19]);
+  return Number.isInteger(n) ? n : undefined;
 }

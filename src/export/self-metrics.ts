@@ -23,6 +23,11 @@ export interface SelfStats {
   exportErrors: Record<string, number>;
   routesOverflowed: number;
   routesIgnored: number;
+  /** Events of processes the selection left out, dropped in user space (before the kernel filter took over, or while a pod was unknown). */
+  eventsDeselected: number;
+  /** Processes left out, by the rule that did it. */
+  processesExcluded: Record<string, number>;
+  kubernetesWatchErrors: number;
 }
 
 /** A counter whose value is a running total kept elsewhere. */
@@ -65,6 +70,9 @@ export function registerSelfMetrics(registry: Registry, stats: () => SelfStats):
   mirrored(registry, 'sidelight_export_errors_total', 'Failed OTLP export calls, by signal.', 'signal', (s) => s.exportErrors, snap);
   mirrored(registry, 'sidelight_routes_overflowed_total', 'Requests whose route was replaced by the overflow value (cardinality cap).', undefined, (s) => s.routesOverflowed, snap);
   mirrored(registry, 'sidelight_routes_ignored_total', 'Requests matching an ignore pattern, not exported.', undefined, (s) => s.routesIgnored, snap);
+  mirrored(registry, 'sidelight_events_deselected_total', 'Events of processes the selection leaves out, dropped in user space (the kernel filters their new connections).', undefined, (s) => s.eventsDeselected, snap);
+  mirrored(registry, 'sidelight_processes_excluded_total', 'Processes the selection left out, by rule.', 'rule', (s) => s.processesExcluded, snap);
+  mirrored(registry, 'sidelight_kubernetes_watch_errors_total', 'Failed lists or watches of the Kubernetes API (each is retried).', undefined, (s) => s.kubernetesWatchErrors, snap);
   new Gauge({
     name: 'sidelight_connections_tracked',
     help: 'Connections the agent is tracking now.',

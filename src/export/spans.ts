@@ -125,6 +125,13 @@ export function writeSpanAttributes(tx: HttpTransaction, redact: boolean, a: Att
     a.int('sidelight.http2.reset_code', tx.resetCode);
     if (isError(tx)) a.string('error.type', h2ErrorName(tx.resetCode));
   }
+  const pw = tx.peerWorkload;
+  if (pw) {
+    // The other side, named by its pod: server.* on a client span, client.* on a server span.
+    a.string(server ? 'client.service.name' : 'server.service.name', pw.service);
+    a.string(server ? 'client.service.namespace' : 'server.service.namespace', pw.namespace);
+    a.string(server ? 'sidelight.client.k8s.pod.name' : 'sidelight.server.k8s.pod.name', pw.podName);
+  }
   if (tx.unknownFields.length > 0) a.strings('sidelight.unknown_fields', tx.unknownFields);
   if (tx.truncated) a.bool('sidelight.truncated', true);
 }

@@ -5,6 +5,8 @@ import os from 'node:os';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/config';
+import type { PodIndex } from '../enrich/k8s/pod-index';
+import type { ProcessWorkloads } from '../enrich/k8s/process-workloads';
 import { DISTRO_NAME, DISTRO_VERSION, ProcessResources, type ProcessInfo } from '../enrich/resource';
 import { RouteMapper } from '../enrich/routes';
 import type { Logger } from '../log';
@@ -32,15 +34,24 @@ export class Telemetry {
   private readonly metrics: HttpMetrics;
   readonly spans: SpanQueue<SpanRecord> | undefined;
   private metricExportErrors = 0;
+  /** Kubernetes metadata, when on: names the pod at the other end of a connection. */
+  private readonly pods: PodIndex | undefined;
 
   constructor(
     config: Config,
     processes: ProcessInfo,
     log: Logger,
     out: NodeJS.WritableStream = process.stdout,
+    workloads?: ProcessWorkloads,
   ) {
+    this.pods = workloads?.index;
     this.routes = new RouteMapper({ patterns: config.routes, ignore: config.ignoreRoutes, maxRoutesPerService: config.maxRoutesPerService });
-    this.resources = new ProcessResources(processes, { serviceName: config.serviceName, extra: config.resourceAttributes, commandLine: config.commandLine });
+    this.resources = new ProcessResources(processes, {
+      serviceName: config.serviceName,
+      extra: config.resourceAttributes,
+      commandLine: config.commandLine,
+      workloads,
+    });
     this.console = new ConsoleExporter({ format: config.output, redactQuery: config.redactQuery }, out);
     this.metrics = new HttpMetrics(this.registry);
     const tracesUrl = signalUrl(config, 'traces');
@@ -90,6 +101,10 @@ export class Telemetry {
       const route = this.routes.route(service, tx.target);
       if (route === undefined) return; // ignore pattern (health checks): not reported
       tx.route = route;
+    }
+    if (this.pods) {
+      const peer = this.pods.podByIp(tx.peer.address);
+      if (peer) tx.peerWorkload = peer;
     }
     this.console.export(tx);
     this.metrics.record(tx, service);

@@ -60,4 +60,12 @@ export interface HttpTransaction {
   unknownFields: readonly UnknownField[];
   /** HTTP/2 RST_STREAM error code when the stream was reset. */
   resetCode: number | undefined;
+  /** The Kubernetes pod at the other end (its IP is a known pod's), set by the enrich stage. */
+  peerWorkload?: PeerWorkload;
+}
+
+export interface PeerWorkload {
+  readonly service: string;
+  readonly namespace: string;
+  readonly podName: string;
 }

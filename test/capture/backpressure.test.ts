@@ -23,7 +23,7 @@ describe('capture back-pressure', () => {
     let closes = 0;
     const capture = new Capture();
     capture.start(
-      { captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 64 * 1024, maxConnections: 1024, pids: [pid], ports: [] },
+      { captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 64 * 1024, maxConnections: 1024, pids: [pid], ports: [], excludePorts: [] },
       {
         onData: () => {
           data++;

@@ -195,86 +195,86 @@ describe('invalid OTEL_* values', () => {
   it('endpoint that is not a URL', () => {
     assertConfigError(
       () => env({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://' }),
-      'invalid otlp-endpoint "http://" (from environment): expected a URL such as http://collector:4318',
+      'invalid otlp-endpoint "http://" (from environment OTEL_EXPORTER_OTLP_ENDPOINT): expected a URL such as http://collector:4318',
     );
     // Without a scheme, "collector:" is taken for one: refused as not http(s).
     assertConfigError(
       () => env({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }),
-      'invalid otlp-endpoint "collector:4318" (from environment): expected an http:// or https:// URL',
+      'invalid otlp-endpoint "collector:4318" (from environment OTEL_EXPORTER_OTLP_ENDPOINT): expected an http:// or https:// URL',
     );
     assertConfigError(
       () => env({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' }),
-      'invalid otlp-traces-endpoint "not a url" (from environment): expected a URL such as http://collector:4318',
+      'invalid otlp-traces-endpoint "not a url" (from environment OTEL_EXPORTER_OTLP_TRACES_ENDPOINT): expected a URL such as http://collector:4318',
     );
   });
 
   it('endpoint with another scheme', () => {
     assertConfigError(
       () => env({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://x' }),
-      'invalid otlp-endpoint "ftp://x" (from environment): expected an http:// or https:// URL',
+      'invalid otlp-endpoint "ftp://x" (from environment OTEL_EXPORTER_OTLP_ENDPOINT): expected an http:// or https:// URL',
     );
     assertConfigError(
       () => env({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'ftp://x' }),
-      'invalid otlp-metrics-endpoint "ftp://x" (from environment): expected an http:// or https:// URL',
+      'invalid otlp-metrics-endpoint "ftp://x" (from environment OTEL_EXPORTER_OTLP_METRICS_ENDPOINT): expected an http:// or https:// URL',
     );
   });
 
   it('unsupported protocol', () => {
     assertConfigError(
       () => env({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }),
-      'invalid otlp-protocol "http/json" (from environment): expected one of grpc, http/protobuf',
+      'invalid otlp-protocol "http/json" (from environment OTEL_EXPORTER_OTLP_PROTOCOL): expected one of grpc, http/protobuf',
     );
   });
 
   it('unknown sampler', () => {
     assertConfigError(
       () => env({ OTEL_TRACES_SAMPLER: 'foo' }),
-      'invalid sampler "foo" (from environment): expected one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio',
+      'invalid sampler "foo" (from environment OTEL_TRACES_SAMPLER): expected one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio',
     );
   });
 
   it('sampler ratio out of range or not a number', () => {
-    assertConfigError(() => env({ OTEL_TRACES_SAMPLER_ARG: '1.5' }), 'invalid sampler-arg "1.5" (from environment): expected a ratio between 0 and 1');
-    assertConfigError(() => env({ OTEL_TRACES_SAMPLER_ARG: '-0.1' }), 'invalid sampler-arg "-0.1" (from environment): expected a ratio between 0 and 1');
-    assertConfigError(() => env({ OTEL_TRACES_SAMPLER_ARG: 'half' }), 'invalid sampler-arg "half" (from environment): expected a ratio between 0 and 1');
+    assertConfigError(() => env({ OTEL_TRACES_SAMPLER_ARG: '1.5' }), 'invalid sampler-arg "1.5" (from environment OTEL_TRACES_SAMPLER_ARG): expected a ratio between 0 and 1');
+    assertConfigError(() => env({ OTEL_TRACES_SAMPLER_ARG: '-0.1' }), 'invalid sampler-arg "-0.1" (from environment OTEL_TRACES_SAMPLER_ARG): expected a ratio between 0 and 1');
+    assertConfigError(() => env({ OTEL_TRACES_SAMPLER_ARG: 'half' }), 'invalid sampler-arg "half" (from environment OTEL_TRACES_SAMPLER_ARG): expected a ratio between 0 and 1');
   });
 
   it('header item without =', () => {
     assertConfigError(
       () => env({ OTEL_EXPORTER_OTLP_HEADERS: 'a=1,Authorization' }),
-      'invalid otlp-headers (value hidden) (from environment): expected key=value pairs separated by commas (bad item "…")',
+      'invalid otlp-headers (value hidden) (from environment OTEL_EXPORTER_OTLP_HEADERS): expected key=value pairs separated by commas (bad item "…")',
     );
     assertConfigError(
       () => env({ OTEL_EXPORTER_OTLP_HEADERS: '=v' }),
-      'invalid otlp-headers (value hidden) (from environment): expected key=value pairs separated by commas (bad item "…")',
+      'invalid otlp-headers (value hidden) (from environment OTEL_EXPORTER_OTLP_HEADERS): expected key=value pairs separated by commas (bad item "…")',
     );
     assertConfigError(
       () => env({ OTEL_RESOURCE_ATTRIBUTES: 'team' }),
-      'invalid resource-attributes "team" (from environment): expected key=value pairs separated by commas (bad item "team")',
+      'invalid resource-attributes "team" (from environment OTEL_RESOURCE_ATTRIBUTES): expected key=value pairs separated by commas (bad item "team")',
     );
   });
 
   it('bad percent-encoding', () => {
     assertConfigError(
       () => env({ OTEL_RESOURCE_ATTRIBUTES: 'a=100%' }),
-      'invalid resource-attributes "a=100%" (from environment): bad percent-encoding in "a=100%"',
+      'invalid resource-attributes "a=100%" (from environment OTEL_RESOURCE_ATTRIBUTES): bad percent-encoding in "a=100%"',
     );
   });
 
   it('numbers: timeout, batch, queue, delay, interval', () => {
-    assertConfigError(() => env({ OTEL_EXPORTER_OTLP_TIMEOUT: '10s' }), 'invalid otlp-timeout "10s" (from environment): expected a whole number');
-    assertConfigError(() => env({ OTEL_EXPORTER_OTLP_TIMEOUT: '50' }), 'invalid otlp-timeout "50" (from environment): expected 100..600000');
-    assertConfigError(() => env({ OTEL_BSP_MAX_QUEUE_SIZE: '0' }), 'invalid span-queue-size "0" (from environment): expected 1..1000000');
+    assertConfigError(() => env({ OTEL_EXPORTER_OTLP_TIMEOUT: '10s' }), 'invalid otlp-timeout "10s" (from environment OTEL_EXPORTER_OTLP_TIMEOUT): expected a whole number');
+    assertConfigError(() => env({ OTEL_EXPORTER_OTLP_TIMEOUT: '50' }), 'invalid otlp-timeout "50" (from environment OTEL_EXPORTER_OTLP_TIMEOUT): expected 100..600000');
+    assertConfigError(() => env({ OTEL_BSP_MAX_QUEUE_SIZE: '0' }), 'invalid span-queue-size "0" (from environment OTEL_BSP_MAX_QUEUE_SIZE): expected 1..1000000');
     assertConfigError(
       () => env({ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '200' }),
-      'invalid span-batch-size "200" (from environment): expected 1..100',
+      'invalid span-batch-size "200" (from environment OTEL_BSP_MAX_EXPORT_BATCH_SIZE): expected 1..100',
     );
-    assertConfigError(() => env({ OTEL_BSP_SCHEDULE_DELAY: '1.5' }), 'invalid span-delay "1.5" (from environment): expected a whole number');
-    assertConfigError(() => env({ OTEL_METRIC_EXPORT_INTERVAL: '99' }), 'invalid metric-interval "99" (from environment): expected 100..3600000');
+    assertConfigError(() => env({ OTEL_BSP_SCHEDULE_DELAY: '1.5' }), 'invalid span-delay "1.5" (from environment OTEL_BSP_SCHEDULE_DELAY): expected a whole number');
+    assertConfigError(() => env({ OTEL_METRIC_EXPORT_INTERVAL: '99' }), 'invalid metric-interval "99" (from environment OTEL_METRIC_EXPORT_INTERVAL): expected 100..3600000');
   });
 
   it('blank service name', () => {
-    assertConfigError(() => env({ OTEL_SERVICE_NAME: '   ' }), 'invalid service-name "   " (from environment): expected a non-empty string');
+    assertConfigError(() => env({ OTEL_SERVICE_NAME: '   ' }), 'invalid service-name "   " (from environment OTEL_SERVICE_NAME): expected a non-empty string');
   });
 });
 

@@ -335,6 +335,9 @@ function selfStats(): SelfStats {
     exportErrors: { traces: 1, metrics: 0 },
     routesOverflowed: 5,
     routesIgnored: 6,
+    eventsDeselected: 7,
+    processesExcluded: { 'exclude-exe-path': 2, 'k8s-namespace': 1 },
+    kubernetesWatchErrors: 1,
   };
 }
 
@@ -360,6 +363,9 @@ function selfExposition(s: SelfStats): string {
   counter('sidelight_export_errors_total', 'Failed OTLP export calls, by signal.', 'signal', s.exportErrors);
   counter('sidelight_routes_overflowed_total', 'Requests whose route was replaced by the overflow value (cardinality cap).', undefined, s.routesOverflowed);
   counter('sidelight_routes_ignored_total', 'Requests matching an ignore pattern, not exported.', undefined, s.routesIgnored);
+  counter('sidelight_events_deselected_total', 'Events of processes the selection leaves out, dropped in user space (the kernel filters their new connections).', undefined, s.eventsDeselected);
+  counter('sidelight_processes_excluded_total', 'Processes the selection left out, by rule.', 'rule', s.processesExcluded);
+  counter('sidelight_kubernetes_watch_errors_total', 'Failed lists or watches of the Kubernetes API (each is retried).', undefined, s.kubernetesWatchErrors);
   lines.push('# HELP sidelight_connections_tracked Connections the agent is tracking now.', '# TYPE sidelight_connections_tracked gauge', `sidelight_connections_tracked ${s.connectionsTracked}`, '');
   return lines.join('\n');
 }
@@ -420,6 +426,19 @@ describe('self metrics', () => {
         '# HELP sidelight_routes_ignored_total Requests matching an ignore pattern, not exported.',
         '# TYPE sidelight_routes_ignored_total counter',
         'sidelight_routes_ignored_total 6',
+        '',
+        '# HELP sidelight_events_deselected_total Events of processes the selection leaves out, dropped in user space (the kernel filters their new connections).',
+        '# TYPE sidelight_events_deselected_total counter',
+        'sidelight_events_deselected_total 7',
+        '',
+        '# HELP sidelight_processes_excluded_total Processes the selection left out, by rule.',
+        '# TYPE sidelight_processes_excluded_total counter',
+        'sidelight_processes_excluded_total{rule="exclude-exe-path"} 2',
+        'sidelight_processes_excluded_total{rule="k8s-namespace"} 1',
+        '',
+        '# HELP sidelight_kubernetes_watch_errors_total Failed lists or watches of the Kubernetes API (each is retried).',
+        '# TYPE sidelight_kubernetes_watch_errors_total counter',
+        'sidelight_kubernetes_watch_errors_total 1',
         '',
         '# HELP sidelight_connections_tracked Connections the agent is tracking now.',
         '# TYPE sidelight_connections_tracked gauge',

@@ -1,0 +1,158 @@
+// Keeps a PodIndex current from the API server: a list+watch of this node's
+// pods (field selector spec.nodeName) and of ReplicaSets (a pod names its
+// Deployment only through its ReplicaSet). The client library is loaded
+// only when Kubernetes metadata is on: it is an ES module and weighs ~10 MiB.
+import { existsSync } from 'node:fs';
+import type { Logger } from '../../log';
+import type { PodObject, ReplicaSetObject } from './objects';
+import { PodIndex } from './pod-index';
+
+type ClientModule = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
+
+export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** Inside a pod with a service account (how `auto` decides). */
+export function inCluster(env: NodeJS.ProcessEnv = process.env, tokenPath = SERVICE_ACCOUNT_TOKEN): boolean {
+  return !!env.KUBERNETES_SERVICE_HOST && existsSync(tokenPath);
+}
+
+export interface WatchOptions {
+  nodeName: string;
+  /** A kubeconfig file; undefined: the in-cluster service account. */
+  kubeconfig: string | undefined;
+  /** First retry after a failed list or watch; doubles up to 30 s. */
+  retryMs?: number;
+}
+
+export interface WatchStats {
+  podEvents: number;
+  replicaSetEvents: number;
+  errors: number;
+}
+
+interface Watched {
+  on(verb: 'add' | 'update' | 'delete', cb: (obj: never) => void): void;
+  on(verb: 'error' | 'connect', cb: (err?: unknown) => void): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class KubernetesWatch {
+  readonly index = new PodIndex();
+  readonly stats: WatchStats = { podEvents: 0, replicaSetEvents: 0, errors: 0 };
+  private readonly watches: Watched[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private podsListed = false;
+  private stopped = false;
+
+  constructor(
+    private readonly opts: WatchOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** True once this node's pods were listed: until then processes cannot be named. */
+  get synced(): boolean {
+    return this.podsListed;
+  }
+
+  /** Starts both watches; resolves when the first list of pods is in (or rejects with a one-line reason). */
+  async start(): Promise<void> {
+    // A real dynamic import: the library is ESM-only and this project is CommonJS.
+    const k8s = (await import('@kubernetes/client-node')) as ClientModule;
+    const kc = new k8s.KubeConfig();
+    try {
+      if (this.opts.kubeconfig) kc.loadFromFile(this.opts.kubeconfig);
+      else kc.loadFromCluster();
+    } catch (err) {
+      throw new Error(`cannot load the Kubernetes credentials (${(err as Error).message}); check --kubeconfig or the pod's service account`);
+    }
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    const fieldSelector = `spec.nodeName=${this.opts.nodeName}`;
+    const pods = new k8s.ListWatch<InstanceType<ClientModule['V1Pod']>>(
+      '/api/v1/pods',
+      new k8s.Watch(kc),
+      () => core.listPodForAllNamespaces({ fieldSelector }),
+      false,
+      undefined,
+      fieldSelector,
+    );
+    const replicaSets = new k8s.ListWatch<InstanceType<ClientModule['V1ReplicaSet']>>(
+      '/apis/apps/v1/replicasets',
+      new k8s.Watch(kc),
+      () => apps.listReplicaSetForAllNamespaces(),
+      false,
+    );
+    const index = this.index;
+    const onPod = (obj: PodObject) => {
+      this.stats.podEvents++;
+      index.upsertPod(obj);
+    };
+    pods.on('add', onPod);
+    pods.on('update', onPod);
+    pods.on('delete', (obj: PodObject) => {
+      this.stats.podEvents++;
+      index.deletePod(obj);
+    });
+    const onRs = (obj: ReplicaSetObject) => {
+      this.stats.replicaSetEvents++;
+      index.upsertReplicaSet(obj);
+    };
+    replicaSets.on('add', onRs);
+    replicaSets.on('update', onRs);
+    replicaSets.on('delete', (obj: ReplicaSetObject) => {
+      this.stats.replicaSetEvents++;
+      index.deleteReplicaSet(obj);
+    });
+    this.watches.push(pods as unknown as Watched, replicaSets as unknown as Watched);
+    this.keepAlive(replicaSets as unknown as Watched, 'replicasets');
+    // ReplicaSets first, so the first pods already name their Deployments.
+    await replicaSets.start().catch(() => undefined);
+    const firstList = new Promise<void>((resolve, reject) => {
+      pods.on('connect', () => undefined);
+      const failed = (err?: unknown) => {
+        if (!this.podsListed) reject(new Error(`cannot list this node's pods (${describe(err)}); check the ClusterRole allows list/watch on pods and that NODE_NAME is the node's name`));
+      };
+      pods.on('error', failed);
+      void pods.start().then(() => {
+        this.podsListed = true;
+        resolve();
+      }, failed);
+    });
+    this.keepAlive(pods as unknown as Watched, 'pods');
+    await firstList;
+    this.log.info({ node: this.opts.nodeName, pods: index.size }, 'kubernetes metadata synced');
+  }
+
+  /** A failed list or watch stops the library's loop: start it again, backing off. */
+  private keepAlive(w: Watched, what: string): void {
+    let delay = this.opts.retryMs ?? 1000;
+    w.on('connect', () => undefined);
+    w.on('error', (err) => {
+      this.stats.errors++;
+      if (this.stopped) return;
+      this.log.warn({ watch: what, error: describe(err), retryInMs: delay }, 'kubernetes watch failed; retrying');
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (!this.stopped) void w.start().then(() => (delay = this.opts.retryMs ?? 1000), () => undefined);
+      }, delay);
+      t.unref();
+      this.timers.add(t);
+      delay = Math.min(delay * 2, 30_000);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    await Promise.all(this.watches.map((w) => w.stop()));
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: number | string }).code;
+    return code !== undefined ? `${err.message} (${code})` : err.message;
+  }
+  return String(err);
+}

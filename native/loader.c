@@ -42,7 +42,7 @@ static void describe_errno(char *buf, size_t len, const char *what, int e)
 	if (e < 0)
 		e = -e;
 	if (e == EPERM || e == EACCES)
-		snprintf(buf, len, "%s: permission denied; run as root or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE", what);
+		snprintf(buf, len, "%s: permission denied; grant CAP_BPF and CAP_PERFMON (or run as root), and allow bpf and perf_event_open in the seccomp profile", what);
 	else if (e == ENOENT)
 		snprintf(buf, len, "%s: not found in this kernel", what);
 	else

@@ -51,9 +51,10 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
         onData: (ev) => {
           if (selector.wants(ev.tgid)) tracker.onData(ev);
         },
-        onClose: (ev) => {
-          if (selector.wants(ev.tgid)) tracker.onClose(ev);
-        },
+        // A close from the TCP state change runs in whatever task the kernel was in (another
+        // process's softirq): its tgid says nothing. Closes go by connection id; the tracker
+        // ignores ids it does not track.
+        onClose: (ev) => tracker.onClose(ev),
       }
     : tracker;
   let ready = false;
@@ -89,7 +90,11 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
   let admin: http.Server | undefined;
   if (config.adminPort !== 0) {
     admin = await startAdminServer(config.adminHost, config.adminPort, {
-      ready: () => ready && capture.isRunning && (watch === undefined || watch.synced),
+      ready: () => {
+        if (!ready || !capture.isRunning) return 'kernel programs not attached';
+        if (watch && !watch.synced) return "this node's pods not listed from the Kubernetes API yet";
+        return true;
+      },
       stats,
       metrics: async () => ({ contentType: telemetry.registry.contentType, body: await telemetry.registry.metrics() }),
     });

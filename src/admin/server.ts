@@ -4,7 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface AdminHooks {
-  ready(): boolean;
+  /** true, or why not (one line). */
+  ready(): true | string;
   stats(): unknown;
   metrics?(): Promise<{ contentType: string; body: string }>;
 }
@@ -17,8 +18,8 @@ export async function startAdminServer(host: string, port: number, hooks: AdminH
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
-      const ok = hooks.ready();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready: programs not attached\n');
+      const r = hooks.ready();
+      res.writeHead(r === true ? 200 : 503, { 'content-type': 'text/plain' }).end(r === true ? 'ready\n' : `not ready: ${r}\n`);
     } else if (path === '/metrics' && hooks.metrics) {
       hooks.metrics().then(
         (m) => res.writeHead(200, { 'content-type': m.contentType }).end(m.body),

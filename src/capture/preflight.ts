@@ -69,7 +69,7 @@ export function preflight(host: Host = realHost()): string[] {
   }
   const bpfOk = has(host.capEff, CAP_SYS_ADMIN) || (has(host.capEff, CAP_BPF) && has(host.capEff, CAP_PERFMON));
   if (!bpfOk) {
-    throw new PreflightError('missing privileges to load eBPF programs: run as root, or grant CAP_BPF and CAP_PERFMON (plus CAP_SYS_RESOURCE on older kernels)');
+    throw new PreflightError('missing privileges to load eBPF programs: run as root, or grant CAP_BPF and CAP_PERFMON');
   }
   if (!host.btf) {
     throw new PreflightError('no kernel BTF at /sys/kernel/btf/vmlinux: use a kernel built with CONFIG_DEBUG_INFO_BTF=y');

@@ -80,7 +80,8 @@ interface Connection {
 
 /** Tells whether a local port is listening (see ListeningPorts). */
 export interface ListenerLookup {
-  has(port: number): boolean;
+  /** pid: a process using the port, whose network namespace is the one to ask. */
+  has(port: number, pid: number): boolean;
 }
 
 /** Names a process (see ProcessNames). */
@@ -292,7 +293,7 @@ export class ConnectionTracker implements EventSink {
       c.exchange = undefined;
       c.h1sink = undefined;
     }
-    if (c.role === undefined && this.listeners.has(c.local.port)) c.role = 'server';
+    if (c.role === undefined && this.listeners.has(c.local.port, c.pid)) c.role = 'server';
     const clientSide: Side | undefined = c.role === undefined ? undefined : c.role === 'server' ? DIR_INGRESS : DIR_EGRESS;
     if (c.role !== undefined) this.linkState(c);
     return new Http2Session<RequestContext>(
@@ -387,7 +388,7 @@ export class ConnectionTracker implements EventSink {
   /** Role of a connection opened before the agent: by its listening port,
    * else by which side sends the request. */
   private roleOf(ev: Piece, c: Connection): Role | undefined {
-    if (this.listeners.has(c.local.port)) return 'server';
+    if (this.listeners.has(c.local.port, c.pid)) return 'server';
     if (ev.chunkOffset !== 0 || ev.payload.length === 0) return undefined;
     const egress = ev.direction === DIR_EGRESS;
     if (looksLikeHttp1Request(ev.payload)) return egress ? 'client' : 'server';

@@ -41,7 +41,7 @@ describe('sidelight command line errors', () => {
       return;
     }
     const r = sidelight(['run'], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all']);
-    assert.equal(r.stderr, 'sidelight: missing privileges to load eBPF programs: run as root, or grant CAP_BPF and CAP_PERFMON (plus CAP_SYS_RESOURCE on older kernels)\n');
+    assert.equal(r.stderr, 'sidelight: missing privileges to load eBPF programs: run as root, or grant CAP_BPF and CAP_PERFMON\n');
     assert.equal(r.code, 2);
   });
 });

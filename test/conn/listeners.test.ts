@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { parseListeningPorts } from '../../src/conn/listeners';
+import { ListeningPorts, parseListeningPorts } from '../../src/conn/listeners';
 
 describe('listening ports from /proc/net/tcp', () => {
   it('keeps LISTEN sockets only', () => {
@@ -13,5 +15,33 @@ describe('listening ports from /proc/net/tcp', () => {
     assert.deepEqual([...parseListeningPorts(table)], [8080]);
     const v6 = '  sl  local_address\n   0: 00000000000000000000000000000000:01BB 00000000000000000000000000000000:0000 0A 0\n';
     assert.deepEqual([...parseListeningPorts(v6)], [443]);
+  });
+});
+
+describe('listening ports per network namespace', () => {
+  it('asks the namespace of the process that uses the port (a pod has its own)', async (t) => {
+    if (process.getuid?.() !== 0) {
+      if (process.env.CI) throw new Error('this test makes a network namespace: run as root');
+      t.skip('needs root (ip netns)');
+      return;
+    }
+    const ns = `sl-listen-${process.pid}`;
+    const port = 47000 + (process.pid % 1000);
+    execFileSync('ip', ['netns', 'add', ns]);
+    // `ip netns exec` execs python in place: the child's pid is the listener's.
+    const child = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', `import socket,time; s=socket.socket(); s.bind(("127.0.0.1",${port})); s.listen(); print("up",flush=True); time.sleep(60)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await once(child.stdout!, 'data');
+      const lp = new ListeningPorts();
+      assert.equal(lp.has(port, child.pid!), true);
+      assert.equal(lp.has(port, process.pid), false);
+      assert.equal(lp.has(port), false);
+      // A process already gone: the agent's own namespace is asked.
+      assert.equal(lp.has(port, 4_194_000), false);
+    } finally {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
   });
 });

@@ -165,4 +165,22 @@ describe('watch of this node’s pods (real client library, in-test API server)'
     await until(() => watch.index.lookup(ID_A, POD_UID)?.podName === 'shop-7d9f8-x2x4z', 'pod added after the re-watch');
     assert.equal(watch.stats.errors, 0);
   });
+
+  it('a refused first list is reported in one line, retried, and synced once allowed', async () => {
+    const refused = new FakeKubernetesApi();
+    await refused.start();
+    refused.add('pods', shopPod());
+    refused.failLists = 403;
+    const w = new KubernetesWatch({ nodeName: 'node-1', kubeconfig: refused.kubeconfig(), retryMs: 50 }, createLogger('fatal'));
+    try {
+      await assert.rejects(w.start(), { message: /^cannot list this node's pods yet \(HTTP 403: injected failure\); retrying — check the ClusterRole allows list\/watch on pods and that NODE_NAME is the node's name$/ });
+      assert.equal(w.synced, false);
+      refused.failLists = undefined;
+      await until(() => w.synced && w.index.size === 1, 'synced after the retry');
+      assert.ok(w.stats.errors >= 2);
+    } finally {
+      await w.stop();
+      await refused.close();
+    }
+  });
 });

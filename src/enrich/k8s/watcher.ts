@@ -43,6 +43,7 @@ export class KubernetesWatch {
   private readonly watches: Watched[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private podsListed = false;
+  private lastError = '';
   private stopped = false;
 
   constructor(
@@ -72,7 +73,13 @@ export class KubernetesWatch {
     const pods = new k8s.ListWatch<InstanceType<ClientModule['V1Pod']>>(
       '/api/v1/pods',
       new k8s.Watch(kc),
-      () => core.listPodForAllNamespaces({ fieldSelector }),
+      async () => {
+        const list = await core.listPodForAllNamespaces({ fieldSelector });
+        // The library adds the items right after this resolves, before any other task runs.
+        if (!this.podsListed) queueMicrotask(() => this.log.info({ node: this.opts.nodeName, pods: this.index.size }, 'kubernetes metadata synced'));
+        this.podsListed = true;
+        return list;
+      },
       false,
       undefined,
       fieldSelector,
@@ -108,20 +115,12 @@ export class KubernetesWatch {
     this.keepAlive(replicaSets as unknown as Watched, 'replicasets');
     // ReplicaSets first, so the first pods already name their Deployments.
     await replicaSets.start().catch(() => undefined);
-    const firstList = new Promise<void>((resolve, reject) => {
-      pods.on('connect', () => undefined);
-      const failed = (err?: unknown) => {
-        if (!this.podsListed) reject(new Error(`cannot list this node's pods (${describe(err)}); check the ClusterRole allows list/watch on pods and that NODE_NAME is the node's name`));
-      };
-      pods.on('error', failed);
-      void pods.start().then(() => {
-        this.podsListed = true;
-        resolve();
-      }, failed);
-    });
     this.keepAlive(pods as unknown as Watched, 'pods');
-    await firstList;
-    this.log.info({ node: this.opts.nodeName, pods: index.size }, 'kubernetes metadata synced');
+    // start() resolves after the first list, or after reporting its failure (keepAlive then retries).
+    await pods.start();
+    if (!this.podsListed) {
+      throw new Error(`cannot list this node's pods yet (${this.lastError}); retrying — check the ClusterRole allows list/watch on pods and that NODE_NAME is the node's name`);
+    }
   }
 
   /** A failed list or watch stops the library's loop: start it again, backing off. */
@@ -130,6 +129,7 @@ export class KubernetesWatch {
     w.on('connect', () => undefined);
     w.on('error', (err) => {
       this.stats.errors++;
+      this.lastError = describe(err);
       if (this.stopped) return;
       this.log.warn({ watch: what, error: describe(err), retryInMs: delay }, 'kubernetes watch failed; retrying');
       const t = setTimeout(() => {
@@ -150,9 +150,18 @@ export class KubernetesWatch {
 }
 
 function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: number | string }).code;
-    return code !== undefined ? `${err.message} (${code})` : err.message;
+  // The client's API errors carry the HTTP code and the API server's Status as the body.
+  const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown };
+  const code = typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+  let reason: string | undefined;
+  if (typeof e?.body === 'string') {
+    try {
+      const status = JSON.parse(e.body) as { message?: unknown };
+      if (typeof status.message === 'string') reason = status.message;
+    } catch {
+      // not a Status: fall back to the message
+    }
   }
-  return String(err);
+  reason ??= typeof e?.message === 'string' ? e.message.split('\n')[0] : String(err);
+  return code !== undefined ? `HTTP ${code}: ${reason}` : reason;
 }

@@ -100,8 +100,9 @@ export class ProcessSelector {
     if (!usesKubernetes(this.rules)) return 'in';
     const w = this.deps.workloadOf(pid);
     if (!w) {
-      if (this.deps.containerOf(pid)) return 'pending';
-      // A host process: only an include rule on pods can leave it out.
+      // A pod's container (its cgroup names the pod) whose pod is not listed yet: wait for it.
+      if (this.deps.containerOf(pid)?.podUid !== undefined) return 'pending';
+      // A host process, or a container no pod owns: only an include rule on pods can leave it out.
       return this.rules.k8sNamespaces.length + this.rules.k8sPodLabels.length > 0 ? 'not-in-a-pod' : 'in';
     }
     if (this.rules.k8sNamespaces.length && !this.rules.k8sNamespaces.includes(w.namespace)) return 'k8s-namespace';

@@ -97,6 +97,10 @@ describe('process selection', () => {
     assert.equal(s2.verdict(20), 'exclude-k8s-pod-labels');
     assert.equal(s2.verdict(21), 'in');
     assert.equal(s2.verdict(22), 'in');
+    // A container no pod owns (podman or docker on the node, no pod UID in its cgroup) is judged like a host process.
+    const { deps: d3 } = world({ 40: { exe: '/app', container: { id: '4'.repeat(64), runtime: 'podman', podUid: undefined } } }, index);
+    assert.equal(new ProcessSelector(rules({ excludeK8sNamespaces: ['kube-system'] }), d3).verdict(40), 'in');
+    assert.equal(new ProcessSelector(rules({ k8sNamespaces: ['shop'] }), d3).verdict(40), 'not-in-a-pod');
   });
 
   it('forgets exited processes and takes them out of the kernel map', () => {

@@ -120,7 +120,8 @@ export const MAX_CHUNKS_PER_SYSCALL = 16;
 export const MAX_PIDS = 1024;
 
 /**
- * Every setting: its name (YAML key and flag) and the environment variables
+ * Every setting: its name (the YAML key; the flag, singular for repeatable
+ * lists such as --port) and the environment variables
  * that set it, strongest first. Defaults are DEFAULTS; meanings are in the README.
  */
 export const SETTINGS: { readonly [K in keyof Config]: { readonly name: string; readonly env: readonly string[] } } = {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { PodObject, ReplicaSetObject } from '../../src/enrich/k8s/objects';
@@ -33,6 +33,7 @@ export class FakeKubernetesApi {
   private server: https.Server | undefined;
   private readonly dir = mkdtempSync(path.join(os.tmpdir(), 'sidelight-kube-'));
   private cert = '';
+  private readonly sockets = new Set<Socket>();
   /** Answer lists with this status instead (to test failures). */
   failLists: number | undefined;
 
@@ -42,6 +43,11 @@ export class FakeKubernetesApi {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=kube-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', crt], { stdio: 'ignore' });
     this.cert = readFileSync(crt, 'utf8');
     this.server = https.createServer({ key: readFileSync(key), cert: this.cert }, (req, res) => this.handle(req, res));
+    // Every raw socket, TLS handshakes in progress included, so close() ends them all.
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     return (this.server.address() as AddressInfo).port;
   }
@@ -98,8 +104,9 @@ export class FakeKubernetesApi {
 
   async close(): Promise<void> {
     this.dropWatches();
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    for (const s of this.sockets) s.destroy();
+    await closed;
   }
 
   private put(kind: Kind, obj: PodObject | ReplicaSetObject, type: 'ADDED' | 'MODIFIED'): void {

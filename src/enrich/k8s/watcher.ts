@@ -70,9 +70,19 @@ export class KubernetesWatch {
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const apps = kc.makeApiClient(k8s.AppsV1Api);
     const fieldSelector = `spec.nodeName=${this.opts.nodeName}`;
+    // The library starts its watch after a list even when stop() came during
+    // that list: once stopped, no new watch is opened (an open one would keep
+    // the process from exiting).
+    const watcher = () => {
+      const w = new k8s.Watch(kc);
+      return {
+        watch: (path: string, params: Record<string, string | number | boolean | undefined>, cb: (phase: string, obj: unknown, watchObj?: unknown) => void, done: (err: unknown) => void) =>
+          this.stopped ? Promise.resolve(new AbortController()) : w.watch(path, params, cb, done),
+      } as unknown as InstanceType<ClientModule['Watch']>;
+    };
     const pods = new k8s.ListWatch<InstanceType<ClientModule['V1Pod']>>(
       '/api/v1/pods',
-      new k8s.Watch(kc),
+      watcher(),
       async () => {
         const list = await core.listPodForAllNamespaces({ fieldSelector });
         // The library adds the items right after this resolves, before any other task runs.
@@ -86,7 +96,7 @@ export class KubernetesWatch {
     );
     const replicaSets = new k8s.ListWatch<InstanceType<ClientModule['V1ReplicaSet']>>(
       '/apis/apps/v1/replicasets',
-      new k8s.Watch(kc),
+      watcher(),
       () => apps.listReplicaSetForAllNamespaces(),
       false,
     );

@@ -6,14 +6,14 @@ import { RecordingWriter } from './capture/recording';
 import { ListeningPorts } from './conn/listeners';
 import type { Config } from './config/config';
 import type { Logger } from './log';
-import { formatPortRanges, type PortRange } from './select/ports';
+import { formatPortRanges } from './select/ports';
 
 export async function recordCapture(config: Config, file: string, log: Logger, signal: AbortSignal): Promise<void> {
   for (const note of preflight()) log.info(note);
   const capture = new Capture();
   const opts = captureOptions(config);
   const writer = new RecordingWriter(file, {
-    capture: { captureBytes: opts.captureBytes, syscallCapBytes: opts.syscallCapBytes, ringBytes: opts.ringBytes, pids: opts.pids, ports: headerPorts(opts.ports), excludePorts: headerPorts(opts.excludePorts) },
+    capture: { captureBytes: opts.captureBytes, syscallCapBytes: opts.syscallCapBytes, ringBytes: opts.ringBytes, pids: opts.pids, ports: formatPortRanges(opts.ports), excludePorts: formatPortRanges(opts.excludePorts) },
     layout: capture.layout(),
     clockOffsetNs: capture.clockOffsetNs().toString(),
     listeningPorts: new ListeningPorts().snapshot(),
@@ -31,7 +31,3 @@ export async function recordCapture(config: Config, file: string, log: Logger, s
   log.info({ file, batches: writer.batches, events: writer.events, bytes: writer.bytes, kernelDrops: k.ringbufDrops }, 'recorded');
 }
 
-/** A port as a number, a range as "low-high". */
-function headerPorts(ranges: readonly PortRange[]): Array<number | string> {
-  return ranges.map(([lo, hi]) => (lo === hi ? lo : `${lo}-${hi}`));
-}

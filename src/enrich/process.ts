@@ -4,31 +4,23 @@
 // name when the process is already gone.
 import { readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
+import { PidCache } from './pid-cache';
 
 export class ProcessNames {
-  private readonly names = new Map<number, { name: string; seen: number }>();
+  private readonly names = new PidCache<string>();
 
   constructor(private readonly procRoot = '/proc') {}
 
   nameOf(pid: number, fallback: () => string): string {
-    const hit = this.names.get(pid);
-    const now = Date.now();
-    if (hit) {
-      hit.seen = now;
-      return hit.name;
-    }
-    let name: string;
-    try {
-      name = path.basename(readlinkSync(`${this.procRoot}/${pid}/exe`)).replace(/ \(deleted\)$/, '');
-    } catch {
+    return this.names.get(pid, () => {
+      const exe = this.exePath(pid);
+      if (exe !== undefined) return path.basename(exe);
       try {
-        name = readFileSync(`${this.procRoot}/${pid}/comm`, 'latin1').trimEnd();
+        return readFileSync(`${this.procRoot}/${pid}/comm`, 'latin1').trimEnd();
       } catch {
-        name = fallback();
+        return fallback();
       }
-    }
-    this.names.set(pid, { name, seen: now });
-    return name;
+    });
   }
 
   /** The executable's absolute path, undefined when the process is gone (or not ours to read). */
@@ -63,8 +55,7 @@ export class ProcessNames {
 
   /** Forgets pids not seen for maxAgeMs (pids are reused). */
   sweep(maxAgeMs: number): void {
-    const cutoff = Date.now() - maxAgeMs;
-    for (const [pid, v] of this.names) if (v.seen < cutoff) this.names.delete(pid);
+    this.names.sweep(maxAgeMs);
   }
 }
 

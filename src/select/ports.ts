@@ -12,8 +12,9 @@ export function parsePortRange(text: string): PortRange | undefined {
   return [low, high];
 }
 
-export function formatPortRanges(ranges: readonly PortRange[]): string[] {
-  return ranges.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`));
+/** For logs and recording headers: a port as a number (as before ranges existed), a range as "low-high". */
+export function formatPortRanges(ranges: readonly PortRange[]): Array<number | string> {
+  return ranges.map(([lo, hi]) => (lo === hi ? lo : `${lo}-${hi}`));
 }
 
 export function portInRanges(port: number, ranges: readonly PortRange[]): boolean {

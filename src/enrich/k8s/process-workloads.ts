@@ -2,13 +2,14 @@
 // index, asked on every lookup, so a pod that appears, changes or goes is
 // seen at once).
 import { containerOfPid, type ContainerRef } from '../cgroup';
+import { PidCache } from '../pid-cache';
 import type { PodIndex, Workload } from './pod-index';
 
 const MAX_PROCESSES = 16_384;
 
 export class ProcessWorkloads {
-  /** null: the process is in no container (a host process). */
-  private readonly containers = new Map<number, { ref: ContainerRef | null; seen: number }>();
+  /** undefined: the process is in no container (a host process). */
+  private readonly containers = new PidCache<ContainerRef | undefined>(MAX_PROCESSES);
 
   constructor(
     readonly index: PodIndex,
@@ -17,16 +18,7 @@ export class ProcessWorkloads {
 
   /** The container a process runs in, or undefined for host processes (and processes already gone). */
   containerOf(pid: number): ContainerRef | undefined {
-    const now = Date.now();
-    const hit = this.containers.get(pid);
-    if (hit) {
-      hit.seen = now;
-      return hit.ref ?? undefined;
-    }
-    const ref = containerOfPid(pid, this.procRoot) ?? null;
-    if (this.containers.size >= MAX_PROCESSES) this.containers.delete(this.containers.keys().next().value as number);
-    this.containers.set(pid, { ref, seen: now });
-    return ref ?? undefined;
+    return this.containers.get(pid, () => containerOfPid(pid, this.procRoot));
   }
 
   /** The pod and container of a process, when this node's pod list has it. */
@@ -37,7 +29,6 @@ export class ProcessWorkloads {
 
   /** Forgets pids not seen for maxAgeMs (pids are reused). */
   sweep(maxAgeMs: number): void {
-    const cutoff = Date.now() - maxAgeMs;
-    for (const [pid, v] of this.containers) if (v.seen < cutoff) this.containers.delete(pid);
+    this.containers.sweep(maxAgeMs);
   }
 }

@@ -101,36 +101,31 @@ export class KubernetesWatch {
       false,
     );
     const index = this.index;
-    const onPod = (obj: PodObject) => {
-      this.stats.podEvents++;
-      index.upsertPod(obj);
-    };
-    pods.on('add', onPod);
-    pods.on('update', onPod);
-    pods.on('delete', (obj: PodObject) => {
-      this.stats.podEvents++;
-      index.deletePod(obj);
-    });
-    const onRs = (obj: ReplicaSetObject) => {
-      this.stats.replicaSetEvents++;
-      index.upsertReplicaSet(obj);
-    };
-    replicaSets.on('add', onRs);
-    replicaSets.on('update', onRs);
-    replicaSets.on('delete', (obj: ReplicaSetObject) => {
-      this.stats.replicaSetEvents++;
-      index.deleteReplicaSet(obj);
-    });
-    this.watches.push(pods as unknown as Watched, replicaSets as unknown as Watched);
-    this.keepAlive(replicaSets as unknown as Watched, 'replicasets');
+    this.follow<PodObject>(pods as unknown as Watched, 'pods', 'podEvents', (o) => index.upsertPod(o), (o) => index.deletePod(o));
+    this.follow<ReplicaSetObject>(replicaSets as unknown as Watched, 'replicasets', 'replicaSetEvents', (o) => index.upsertReplicaSet(o), (o) => index.deleteReplicaSet(o));
     // ReplicaSets first, so the first pods already name their Deployments.
     await replicaSets.start().catch(() => undefined);
-    this.keepAlive(pods as unknown as Watched, 'pods');
     // start() resolves after the first list, or after reporting its failure (keepAlive then retries).
     await pods.start();
     if (!this.podsListed) {
       throw new Error(`cannot list this node's pods yet (${this.lastError}); retrying — check the ClusterRole allows list/watch on pods and that NODE_NAME is the node's name`);
     }
+  }
+
+  /** Feeds one watch's objects to the index (adds and updates alike), counts them, and keeps the watch alive. */
+  private follow<T>(w: Watched, what: string, counter: 'podEvents' | 'replicaSetEvents', upsert: (obj: T) => void, remove: (obj: T) => void): void {
+    const onUpsert = (obj: T) => {
+      this.stats[counter]++;
+      upsert(obj);
+    };
+    w.on('add', onUpsert as (obj: never) => void);
+    w.on('update', onUpsert as (obj: never) => void);
+    w.on('delete', ((obj: T) => {
+      this.stats[counter]++;
+      remove(obj);
+    }) as (obj: never) => void);
+    this.watches.push(w);
+    this.keepAlive(w, what);
   }
 
   /** A failed list or watch stops the library's loop: start it again, backing off. */

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const base = 39000 + Math.floor(Math.random() * 1000);
   const ports = Array.from({ length: writers }, (_, i) => base + i);
   let bytes = 0;
-  const sink: EventSink = { onData: (e) => (bytes += e.payload.length), onClose: () => {} };
+  const sink: EventSink = { onData: (e) => (bytes += e.payload.length), onClose: () => {}, onTlsBind: () => {} };
   const capture = new Capture();
   capture.start({ captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 8 << 20, maxConnections: 65536, pids: [], ports: ports.map((p) => [p, p] as const), excludePorts: [] }, sink);
   await new Promise((r) => setTimeout(r, 300));

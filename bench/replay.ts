@@ -36,7 +36,7 @@ function timed(rounds: number, once: () => number): Depth & { units: number } {
 
 function decodeOnly(batches: RecordedBatch[]): number {
   let n = 0;
-  const d = new BatchDecoder({ onData: () => n++, onClose: () => n++ });
+  const d = new BatchDecoder({ onData: () => n++, onClose: () => n++, onTlsBind: () => n++ });
   for (const b of batches) d.decode(b.batch, b.count);
   return n;
 }

@@ -48,7 +48,7 @@ async function startReceiver(transport: string): Promise<{ endpoint: string; sto
 
 function transaction(i: number): HttpTransaction {
   return {
-    kind: 'http', role: i % 2 === 0 ? 'server' : 'client', protocol: 'HTTP/1.1', pid: 1000 + (i % 8), process: `svc${i % 8}`,
+    kind: 'http', role: i % 2 === 0 ? 'server' : 'client', protocol: 'HTTP/1.1', tls: false, pid: 1000 + (i % 8), process: `svc${i % 8}`,
     method: i % 5 === 0 ? 'POST' : 'GET', target: `/api/orders/${i}?expand=items`, host: 'shop.local:8080', userAgent: 'bench/1.0',
     status: i % 50 === 0 ? 503 : 200, startTimeUnixNano: BigInt(Date.now()) * 1_000_000n, durationNs: 1_234_567, requestBytes: 120,
     responseBytes: 2048, local: { address: '10.0.0.1', port: 8080 }, peer: { address: '10.0.0.2', port: 40000 + (i % 1000) },

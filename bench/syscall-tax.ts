@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   execFileSync('gcc', ['-O2', '-o', bin, path.join(dir, 'tax.c')]);
   const bare = measure(iterations);
   const capture = new Capture();
-  capture.start({ captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 8 << 20, maxConnections: 65536, pids: [], ports: [], excludePorts: [] }, { onData: () => {}, onClose: () => {} });
+  capture.start({ captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 8 << 20, maxConnections: 65536, pids: [], ports: [], excludePorts: [] }, { onData: () => {}, onClose: () => {}, onTlsBind: () => {} });
   const traced = measure(iterations);
   await capture.stop();
   console.log(

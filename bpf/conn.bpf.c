@@ -12,7 +12,6 @@
 
 static __always_inline void sl_emit_close(struct sl_conn *c, __u32 fd, __u8 sys)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct sl_close_event *e;
 
 	e = bpf_ringbuf_reserve(&sl_events, sizeof(*e), 0);
@@ -21,12 +20,7 @@ static __always_inline void sl_emit_close(struct sl_conn *c, __u32 fd, __u8 sys)
 		sl_stat_add(SL_STAT_RINGBUF_CLOSE_DROPS, 1);
 		return;
 	}
-	e->hdr.type = SL_EV_CLOSE;
-	e->hdr.flags = 0;
-	e->hdr.size = sizeof(*e);
-	e->hdr.ts_ns = bpf_ktime_get_ns();
-	e->hdr.tgid = pid_tgid >> 32;
-	e->hdr.tid = (__u32)pid_tgid;
+	sl_header_fill(&e->hdr, SL_EV_CLOSE, 0, sizeof(*e));
 	e->conn_id = c->id;
 	e->bytes_sent = c->pos[SL_DIR_EGRESS];
 	e->bytes_received = c->pos[SL_DIR_INGRESS];

@@ -146,6 +146,19 @@ static __always_inline bool sl_process_skipped(void)
 	return BPF_CORE_READ(task, group_leader, start_boottime) / SL_NS_PER_TICK == *ticks;
 }
 
+/* Every event's common header, for the current task. */
+static __always_inline void sl_header_fill(struct sl_header *h, __u16 type, __u16 flags, __u32 size)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->flags = flags;
+	h->size = size;
+	h->ts_ns = bpf_ktime_get_ns();
+	h->tgid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+}
+
 static __always_inline __u64 sl_next_conn_id(void)
 {
 	__u32 zero = 0;
@@ -189,6 +202,7 @@ static __always_inline struct sl_conn *sl_conn_get(struct sock *sk, __u8 role)
 	fresh.ports = ports;
 	if (!sl_port_wanted(sk) || sl_process_skipped()) {
 		fresh.klass = SL_CLASS_OTHER;
+		fresh.tries = SL_TRIES_FILTERED;
 		sl_stat_add(SL_STAT_CONN_FILTERED, 1);
 	}
 	bpf_map_update_elem(&sl_conns, &key, &fresh, BPF_NOEXIST);

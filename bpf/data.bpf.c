@@ -9,9 +9,8 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
-#include "conn.bpf.h"
-#include "protocols/http1.bpf.h"
-#include "protocols/http2.bpf.h"
+#include "capture.bpf.h"
+#include "tls.bpf.h"
 
 /* How the syscall's buffer is described in its arguments. */
 enum sl_buf_kind {
@@ -20,28 +19,6 @@ enum sl_buf_kind {
 	SL_BUF_MSG = 2,   /* arg2 = struct user_msghdr (sendmsg, recvmsg) */
 	SL_BUF_NONE = 3,  /* bytes move without a user buffer (sendfile) */
 };
-
-/* Payload-bearing syscalls judged before an unrecognised connection is
- * declared "other" and stops being shipped. */
-#define SL_CLASSIFY_TRIES 4
-
-/* Ships the scratch event with `len` payload bytes; false if the ring was full. */
-static __always_inline bool sl_emit_chunk(struct sl_scratch *s, __u64 offset, __u64 len)
-{
-	__u64 size;
-
-	len &= SL_LEN_MASK;
-	size = sizeof(struct sl_data_event) + len;
-	s->ev.hdr.size = size;
-	s->ev.chunk_offset = offset;
-	s->ev.chunk_len = len;
-	if (bpf_ringbuf_output(&sl_events, &s->ev, size, 0)) {
-		sl_stat_add(SL_STAT_RINGBUF_DROPS, 1);
-		sl_stat_add(SL_STAT_RINGBUF_DROP_BYTES, len);
-		return false;
-	}
-	return true;
-}
 
 /* Bytes of the syscall that will be captured: at most the per-syscall cap,
  * and for iovec syscalls at most what the first SL_MAX_IOV entries hold. */
@@ -61,69 +38,6 @@ static __always_inline __u64 sl_capturable(struct iovec *iov, __u64 iovcnt, __u6
 	if (iovcnt > SL_MAX_IOV && total < want)
 		sl_stat_add(SL_STAT_IOV_TRUNCATED, 1);
 	return total;
-}
-
-/*
- * Judges a connection from the first bytes of its first payloads (`contig`
- * bytes are contiguous at `first`). Returns false when it is not HTTP:
- * nothing of it is shipped from then on. Connections that were running
- * before the agent (role unknown) may be judged HTTP/2 from frame headers:
- * they will never show a preface.
- */
-static __always_inline bool sl_judge(struct sl_conn *c, __u64 first, __u64 contig)
-{
-	__u8 head[16] = {};
-	__u8 k = SL_CLASS_UNKNOWN;
-
-	if (c->klass != SL_CLASS_UNKNOWN)
-		return c->klass != SL_CLASS_OTHER;
-	if (!bpf_probe_read_user(head, sizeof(head), (void *)first))
-		k = sl_is_http1(head, sizeof(head)) ? SL_CLASS_HTTP1
-		    : sl_is_http2_preface(head, sizeof(head)) ? SL_CLASS_HTTP2
-		    : c->role == SL_ROLE_UNKNOWN && sl_is_http2_frames(head, first, contig)
-			? SL_CLASS_HTTP2
-			: SL_CLASS_UNKNOWN;
-	if (k) {
-		c->klass = k;
-	} else if (++c->tries >= SL_CLASSIFY_TRIES) {
-		c->klass = SL_CLASS_OTHER;
-		sl_stat_add(SL_STAT_CONN_OTHER, 1);
-		return false;
-	}
-	return true;
-}
-
-/* Copies `len` bytes at `src` into the scratch payload and ships them. */
-static __always_inline bool sl_ship(struct sl_scratch *s, struct sl_conn *c, __u64 src,
-				    __u64 offset, __u64 len)
-{
-	if (bpf_probe_read_user(s->payload, len & SL_LEN_MASK, (void *)src)) {
-		sl_stat_add(SL_STAT_READ_FAULTS, 1);
-		return false;
-	}
-	s->ev.klass = c->klass;
-	if (!sl_emit_chunk(s, offset, len))
-		return false;
-	c->shipped = 1;
-	return true;
-}
-
-/* One buffer: consecutive chunks of sl_chunk_bytes. */
-static __always_inline void sl_capture_plain(struct sl_scratch *s, struct sl_conn *c, __u64 buf,
-					     __u64 total)
-{
-	__u32 chunk = sl_chunk_bytes;
-	int i;
-
-	for (i = 0; i < SL_MAX_CHUNKS_PER_SYSCALL; i++) {
-		__u64 off = (__u64)i * chunk, len;
-
-		if (off >= total)
-			break;
-		len = total - off < chunk ? total - off : chunk;
-		if (!sl_ship(s, c, buf + off, off, len))
-			return;
-	}
 }
 
 /* An iovec array, gathered: consecutive entries are packed into chunks of
@@ -174,7 +88,6 @@ static __always_inline void sl_capture_iov(struct sl_scratch *s, struct sl_conn 
 static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_kind kind)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32, zero = 0;
 	struct pt_regs *regs;
 	struct sl_scratch *s;
 	struct sl_conn *c;
@@ -184,7 +97,7 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 	struct iovec first;
 	__u32 fd;
 
-	if (ret <= 0 || !sl_pid_wanted(tgid))
+	if (ret <= 0 || !sl_pid_wanted(pid_tgid >> 32))
 		return 0;
 	regs = sl_user_regs();
 	/* Peeked bytes are read again later: counting them would shift the stream. */
@@ -201,34 +114,29 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 	/* Positions advance for every connection so that a later verdict, or a
 	 * gap, is still placed exactly in the stream. */
 	__u64 pos = __sync_fetch_and_add(&c->pos[dir], ret);
-	if (c->klass == SL_CLASS_OTHER)
+	if (c->klass == SL_CLASS_OTHER && c->tries != SL_TRIES_FILTERED)
 		return 0;
+	/* Ciphertext: judged so, or moved inside an SSL call; or a filtered
+	 * socket a TLS session may still ride on. */
+	if (c->klass == SL_CLASS_TLS || c->klass == SL_CLASS_OTHER ||
+	    (c->klass == SL_CLASS_UNKNOWN && bpf_map_lookup_elem(&sl_tls_calls, &pid_tgid))) {
+		sl_tls_socket_io(sk, c, dir, pid_tgid);
+		return 0;
+	}
 
-	s = bpf_map_lookup_elem(&sl_scratch, &zero);
+	s = sl_event_begin(c, pos, ret, fd, dir, sys, 0);
 	if (!s)
 		return 0;
-	s->ev.hdr.type = SL_EV_DATA;
-	s->ev.hdr.flags = 0;
-	s->ev.hdr.ts_ns = bpf_ktime_get_ns();
-	s->ev.hdr.tgid = tgid;
-	s->ev.hdr.tid = (__u32)pid_tgid;
-	s->ev.conn_id = c->id;
-	s->ev.stream_pos = pos;
-	s->ev.syscall_bytes = ret;
-	s->ev.fd = fd;
-	s->ev.direction = dir;
-	s->ev.syscall = sys;
-	s->ev.role = c->role;
-	s->ev.klass = c->klass;
-	s->ev._pad = 0;
 	sl_read_tuple(sk, &s->ev.tuple);
-	bpf_get_current_comm(s->ev.comm, sizeof(s->ev.comm));
 
 	want = (__u64)ret < sl_syscall_cap ? (__u64)ret : sl_syscall_cap;
 	if (kind == SL_BUF_PLAIN) {
 		plain = SL_SYSCALL_ARG2(regs);
-		if (!sl_judge(c, plain, ret))
+		if (!sl_judge(c, plain, ret, true)) {
+			if (c->klass == SL_CLASS_TLS)
+				sl_tls_socket_io(sk, c, dir, pid_tgid);
 			return 0;
+		}
 		s->ev.captured = want;
 		sl_capture_plain(s, c, plain, want);
 		return 0;
@@ -256,9 +164,13 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 			c->shipped = 1;
 		return 0;
 	}
-	if (bpf_probe_read_user(&first, sizeof(first), iov) ||
-	    !sl_judge(c, (__u64)first.iov_base, first.iov_len < (__u64)ret ? first.iov_len : (__u64)ret))
+	if (bpf_probe_read_user(&first, sizeof(first), iov))
 		return 0;
+	if (!sl_judge(c, (__u64)first.iov_base, first.iov_len < (__u64)ret ? first.iov_len : (__u64)ret, true)) {
+		if (c->klass == SL_CLASS_TLS)
+			sl_tls_socket_io(sk, c, dir, pid_tgid);
+		return 0;
+	}
 	sl_capture_iov(s, c, iov, want);
 	return 0;
 }

@@ -24,7 +24,11 @@
 enum sl_event_type {
 	SL_EV_DATA = 1,  /* bytes moved by one socket syscall (one chunk of them) */
 	SL_EV_CLOSE = 2, /* the connection was closed (close() or TCP_CLOSE) */
+	SL_EV_TLS_BIND = 3, /* a TLS session was matched to its socket */
 };
+
+/* sl_header.flags */
+#define SL_EV_F_TLS 1 /* plaintext read at the TLS library: conn_id names the TLS session */
 
 enum sl_direction {
 	SL_DIR_EGRESS = 0,  /* this process sent the bytes */
@@ -42,6 +46,8 @@ enum sl_class {
 	SL_CLASS_HTTP1 = 1,
 	SL_CLASS_HTTP2 = 2,
 	SL_CLASS_OTHER = 3, /* not HTTP: only counted in the kernel, never shipped */
+	SL_CLASS_TLS = 4,   /* TLS records: the ciphertext is never shipped; the plaintext
+			     * comes from the TLS library's uprobes */
 };
 
 enum sl_syscall {
@@ -56,7 +62,18 @@ enum sl_syscall {
 	SL_SYS_SENDFILE = 8,
 	SL_SYS_CLOSE = 9,
 	SL_SYS_TCP_STATE = 10, /* close seen at sock:inet_sock_set_state */
+	SL_SYS_SSL_READ = 11,  /* SSL_read or SSL_read_ex returned plaintext */
+	SL_SYS_SSL_WRITE = 12, /* SSL_write or SSL_write_ex took plaintext */
 };
+
+/* How a TLS session found its socket (sl_tls_bind_event.how). */
+enum sl_tls_bind_how {
+	SL_TLS_BY_SYSCALL = 1, /* a socket syscall nested in one of its SSL calls */
+	SL_TLS_BY_NEXT_WRITE = 2, /* memory-BIO library: the thread's next TLS write after its SSL call */
+};
+
+/* Uprobe attach cookie bits. */
+#define SL_TLS_COOKIE_MEMORY_BIO 1 /* the library's callers feed it through memory BIOs (Node) */
 
 /* Indexes of the per-CPU counter array `sl_stats`. */
 enum sl_stat {
@@ -68,7 +85,10 @@ enum sl_stat {
 	SL_STAT_READ_FAULTS = 5,       /* payload copies that failed (bytes then count as uncaptured) */
 	SL_STAT_RINGBUF_CLOSE_DROPS = 6, /* of SL_STAT_RINGBUF_DROPS, close events */
 	SL_STAT_CONN_FILTERED = 7,     /* connections left out by the port or process filters */
-	SL_STAT_MAX = 8,
+	SL_STAT_CONN_TLS = 8,          /* connections whose bytes are TLS records */
+	SL_STAT_TLS_CALLS = 9,         /* SSL_read/SSL_write calls that moved plaintext */
+	SL_STAT_TLS_UNBOUND_CALLS = 10, /* of those, calls whose session had no socket yet */
+	SL_STAT_MAX = 11,
 };
 
 struct sl_header {
@@ -118,6 +138,22 @@ struct sl_close_event {
 	__u8 syscall; /* SL_SYS_CLOSE or SL_SYS_TCP_STATE */
 	__u8 role;
 	__u16 _pad;
+	char comm[SL_COMM_LEN];
+};
+
+/* A TLS session (one SSL object of one process) was matched to the TCP
+ * socket under it: its plaintext events (SL_EV_F_TLS, conn_id = tls_id)
+ * belong to that socket's connection, and the socket's close ends it. */
+struct sl_tls_bind_event {
+	struct sl_header hdr;
+	__u64 tls_id;  /* the session's id, as in its data events' conn_id */
+	__u64 conn_id; /* the socket's connection id, as in its close event */
+	struct sl_tuple tuple;
+	__u8 role;     /* the socket's enum sl_role */
+	__u8 how;      /* enum sl_tls_bind_how */
+	__u8 filtered; /* the socket is left out by the port filters: drop the session */
+	__u8 _pad;
+	__u32 _pad2;
 	char comm[SL_COMM_LEN];
 };
 

@@ -23,9 +23,41 @@ struct sl_conn {
 	__u64 pos[2]; /* bytes moved so far, by enum sl_direction */
 	__u8 role;
 	__u8 klass;
-	__u8 tries;   /* payload-bearing syscalls judged without a verdict */
+	__u8 tries;   /* payload-bearing syscalls judged without a verdict; for a
+		       * TLS socket, SL_TLS_SOCKET_BOUND once a session is bound to it */
 	__u8 shipped; /* at least one event left the kernel: its close matters */
 	__u32 ports;  /* local port << 16 | peer port: tells a reused struct sock */
+};
+
+#define SL_TLS_SOCKET_BOUND 1
+/* Marks a connection left out by a filter (klass OTHER), so a TLS session
+ * over it can still be bound and left out too. */
+#define SL_TRIES_FILTERED 0xff
+
+/* One SSL object of one process. */
+struct sl_tls_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 _pad;
+};
+
+/* A TLS session: its plaintext is a byte stream of its own (positions,
+ * verdict and role in `c`), laid over the socket it is bound to. */
+struct sl_tls_session {
+	struct sl_conn c;
+	__u64 sk;      /* bound socket (struct sock address), 0 while unbound */
+	__u64 sock_id; /* that socket's connection id, to tell a stale binding */
+};
+
+/* An SSL_read/SSL_write in progress on a thread, from entry to return. */
+struct sl_tls_call {
+	__u64 ssl;
+	__u64 buf;
+	__u64 count_ptr; /* *_ex: where the byte count is written; 0 otherwise */
+	__u64 sk;        /* socket of a syscall nested in the call, 0 if none */
+	__u64 cookie;    /* the attachment's SL_TLS_COOKIE_* bits */
+	__u8 dir;        /* enum sl_direction */
+	__u8 _pad[7];
 };
 
 /* Set by the loader before load; read-only (and so constant) afterwards. */
@@ -118,5 +150,31 @@ SL_EXTERN struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } sl_pid_skip SEC(".maps");
+
+/* TLS sessions by SSL object; LRU: a session whose SSL_free we never see
+ * must not pin an entry. */
+SL_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sl_tls_key);
+	__type(value, struct sl_tls_session);
+} sl_tls_sessions SEC(".maps");
+
+/* SSL calls in progress, by thread (pid_tgid). */
+SL_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct sl_tls_call);
+} sl_tls_calls SEC(".maps");
+
+/* Memory-BIO sessions still looking for their socket, by thread: the
+ * thread's next write of TLS records on an unbound socket is theirs. */
+SL_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct sl_tls_key);
+} sl_tls_pending SEC(".maps");
 
 #endif /* SIDELIGHT_MAPS_BPF_H */

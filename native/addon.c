@@ -286,6 +286,53 @@ static napi_value unskip_process(napi_env env, napi_callback_info info)
 	return r;
 }
 
+/* attachTls(path, memoryBio): { attached, missing: [symbol] }; throws one line when it cannot. */
+static napi_value attach_tls(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2, len = 0;
+	napi_value argv[2], r, arr, v;
+	char path[4096];
+	bool memory_bio = false;
+	struct sl_tls_attach out;
+	uint32_t n = 0;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 2 || napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len) != napi_ok ||
+	    napi_get_value_bool(env, argv[1], &memory_bio) != napi_ok) {
+		napi_throw_type_error(env, NULL, "attachTls(path, memoryBio)");
+		return NULL;
+	}
+	if (!current || current->stopping) {
+		napi_throw_error(env, NULL, "no capture is running");
+		return NULL;
+	}
+	if (sl_loader_attach_tls(current->loader, path, memory_bio ? SL_TLS_COOKIE_MEMORY_BIO : 0, &out)) {
+		napi_throw_error(env, NULL, out.error);
+		return NULL;
+	}
+	CHECK(env, napi_create_object(env, &r));
+	CHECK(env, napi_create_uint32(env, out.attached, &v));
+	CHECK(env, napi_set_named_property(env, r, "attached", v));
+	CHECK(env, napi_create_array(env, &arr));
+	for (int i = 0; i < SL_TLS_PROBES; i++) {
+		const char *sym = sl_loader_tls_symbol(i);
+		bool dup = false;
+
+		if (!(out.missing & (1u << i)))
+			continue;
+		/* An entry and a return probe share a symbol: name it once. */
+		for (int j = 0; j < i; j++)
+			if ((out.missing & (1u << j)) && strcmp(sl_loader_tls_symbol(j), sym) == 0)
+				dup = true;
+		if (dup)
+			continue;
+		CHECK(env, napi_create_string_utf8(env, sym, NAPI_AUTO_LENGTH, &v));
+		CHECK(env, napi_set_element(env, arr, n++, v));
+	}
+	CHECK(env, napi_set_named_property(env, r, "missing", arr));
+	return r;
+}
+
 static napi_value set_num(napi_env env, napi_value obj, const char *key, double v)
 {
 	napi_value n;
@@ -321,6 +368,9 @@ static napi_value stats(napi_env env, napi_callback_info info)
 	set_num(env, kernel, "tcpSendmsgBytes", k[SL_STAT_TCP_SENDMSG_BYTES]);
 	set_num(env, kernel, "readFaults", k[SL_STAT_READ_FAULTS]);
 	set_num(env, kernel, "ringbufCloseDrops", k[SL_STAT_RINGBUF_CLOSE_DROPS]);
+	set_num(env, kernel, "connectionsTls", k[SL_STAT_CONN_TLS]);
+	set_num(env, kernel, "tlsCalls", k[SL_STAT_TLS_CALLS]);
+	set_num(env, kernel, "tlsUnboundCalls", k[SL_STAT_TLS_UNBOUND_CALLS]);
 	CHECK(env, napi_set_named_property(env, obj, "kernel", kernel));
 	return obj;
 }
@@ -386,6 +436,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL },
 		{ "skipProcess", NULL, skip_process, NULL, NULL, NULL, napi_default, NULL },
 		{ "unskipProcess", NULL, unskip_process, NULL, NULL, NULL, napi_default, NULL },
+		{ "attachTls", NULL, attach_tls, NULL, NULL, NULL, napi_default, NULL },
 		{ "programs", NULL, programs, NULL, NULL, NULL, napi_default, NULL },
 		{ "clockOffsetNs", NULL, clock_offset, NULL, NULL, NULL, napi_default, NULL },
 		{ "layout", NULL, sl_layout_export, NULL, NULL, NULL, napi_default, NULL },

@@ -25,6 +25,9 @@ static const struct field fields[] = {
 	F(sl_close_event, hdr), F(sl_close_event, conn_id), F(sl_close_event, bytes_sent),
 	F(sl_close_event, bytes_received), F(sl_close_event, fd), F(sl_close_event, syscall),
 	F(sl_close_event, role), F(sl_close_event, comm),
+	F(sl_tls_bind_event, hdr), F(sl_tls_bind_event, tls_id), F(sl_tls_bind_event, conn_id),
+	F(sl_tls_bind_event, tuple), F(sl_tls_bind_event, role), F(sl_tls_bind_event, how),
+	F(sl_tls_bind_event, filtered), F(sl_tls_bind_event, comm),
 };
 #undef F
 
@@ -36,6 +39,7 @@ static const struct {
 	{ "sl_tuple", sizeof(struct sl_tuple) },
 	{ "sl_data_event", sizeof(struct sl_data_event) },
 	{ "sl_close_event", sizeof(struct sl_close_event) },
+	{ "sl_tls_bind_event", sizeof(struct sl_tls_bind_event) },
 };
 
 #define C(N) { #N, N }
@@ -43,10 +47,10 @@ static const struct {
 	const char *name;
 	long long value;
 } constants[] = {
-	C(SL_EV_DATA), C(SL_EV_CLOSE), C(SL_DIR_EGRESS), C(SL_DIR_INGRESS),
+	C(SL_EV_DATA), C(SL_EV_CLOSE), C(SL_EV_TLS_BIND), C(SL_EV_F_TLS), C(SL_DIR_EGRESS), C(SL_DIR_INGRESS),
 	C(SL_ROLE_UNKNOWN), C(SL_ROLE_CLIENT), C(SL_ROLE_SERVER),
-	C(SL_CLASS_UNKNOWN), C(SL_CLASS_HTTP1), C(SL_CLASS_HTTP2), C(SL_CLASS_OTHER),
-	C(SL_SYS_SENDFILE), C(SL_SYS_CLOSE), C(SL_SYS_TCP_STATE),
+	C(SL_CLASS_UNKNOWN), C(SL_CLASS_HTTP1), C(SL_CLASS_HTTP2), C(SL_CLASS_OTHER), C(SL_CLASS_TLS),
+	C(SL_SYS_SENDFILE), C(SL_SYS_CLOSE), C(SL_SYS_TCP_STATE), C(SL_SYS_SSL_READ), C(SL_SYS_SSL_WRITE),
 	C(SL_MAX_CHUNK), C(SL_MAX_CHUNKS_PER_SYSCALL), C(SL_COMM_LEN),
 };
 #undef C

@@ -13,13 +13,41 @@
 /* Programs the agent can run without (the rest are required). */
 static const char *const optional_progs[] = { "sl_tcp_sendmsg_locked" };
 
+/* The uprobes put on each TLS library: program, symbol, return probe, required. */
+static const struct {
+	const char *prog, *symbol;
+	bool ret, required;
+} tls_probes[SL_TLS_PROBES] = {
+	{ "sl_ssl_write_enter", "SSL_write", false, true },
+	{ "sl_ssl_write_exit", "SSL_write", true, true },
+	{ "sl_ssl_read_enter", "SSL_read", false, true },
+	{ "sl_ssl_read_exit", "SSL_read", true, true },
+	/* OpenSSL 1.1.1 and later. */
+	{ "sl_ssl_write_ex_enter", "SSL_write_ex", false, false },
+	{ "sl_ssl_write_exit", "SSL_write_ex", true, false },
+	{ "sl_ssl_read_ex_enter", "SSL_read_ex", false, false },
+	{ "sl_ssl_read_exit", "SSL_read_ex", true, false },
+	{ "sl_ssl_free", "SSL_free", false, false },
+};
+
+struct sl_tls_lib {
+	struct bpf_link *links[SL_TLS_PROBES];
+};
+
 struct sl_loader {
 	struct sidelight_bpf *skel;
 	size_t nprogs;
 	struct sl_prog_status progs[32];
 	struct bpf_link *links[32];
 	int ncpus;
+	struct sl_tls_lib *tls;
+	size_t ntls, tls_cap;
 };
+
+static bool is_uprobe(const char *hook)
+{
+	return strncmp(hook, "uprobe", 6) == 0 || strncmp(hook, "uretprobe", 9) == 0;
+}
 
 static bool is_optional(const char *name)
 {
@@ -91,7 +119,9 @@ struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t
 			break;
 		st->name = bpf_program__name(prog);
 		st->hook = bpf_program__section_name(prog);
-		st->required = !is_optional(st->name);
+		st->required = !is_optional(st->name) && !is_uprobe(st->hook);
+		if (is_uprobe(st->hook))
+			snprintf(st->error, sizeof(st->error), "attached per TLS library; none yet");
 		/* A tp_btf program whose tracepoint this kernel lacks would fail
 		 * the whole load: leave it out before loading. */
 		if (strncmp(st->hook, "tp_btf/", 7) == 0 &&
@@ -128,7 +158,7 @@ struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t
 
 		if (i >= l->nprogs)
 			break;
-		if (bpf_program__autoload(prog)) {
+		if (bpf_program__autoload(prog) && !is_uprobe(st->hook)) {
 			l->links[i] = bpf_program__attach(prog);
 			if (l->links[i]) {
 				st->attached = true;
@@ -178,8 +208,82 @@ int sl_loader_stats(struct sl_loader *l, uint64_t *out)
 	return 0;
 }
 
+int sl_loader_attach_tls(struct sl_loader *l, const char *path, uint64_t cookie,
+			 struct sl_tls_attach *out)
+{
+	struct sl_tls_lib lib = {};
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < SL_TLS_PROBES; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(l->skel->obj, tls_probes[i].prog);
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = tls_probes[i].symbol,
+			    .retprobe = tls_probes[i].ret, .bpf_cookie = cookie);
+		int e = 0;
+
+		if (!prog) {
+			e = ENOENT;
+		} else {
+			lib.links[i] = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &opts);
+			if (!lib.links[i] && errno == EOPNOTSUPP && cookie) {
+				/* No attach cookies (before 5.15): attach without. */
+				opts.bpf_cookie = 0;
+				lib.links[i] = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &opts);
+			}
+			if (!lib.links[i])
+				e = errno ? errno : EINVAL;
+		}
+		if (!e) {
+			out->attached++;
+			continue;
+		}
+		if (!tls_probes[i].required) {
+			out->missing |= 1u << i;
+			continue;
+		}
+		char what[48];
+
+		snprintf(what, sizeof(what), "%s %s", tls_probes[i].ret ? "uretprobe" : "uprobe", tls_probes[i].symbol);
+		if (e == ENOENT || e == ESRCH)
+			snprintf(out->error, sizeof(out->error), "%s: the file does not export %s (not OpenSSL, or stripped of it)", what, tls_probes[i].symbol);
+		else
+			describe_errno(out->error, sizeof(out->error), what, e);
+		for (int j = 0; j < SL_TLS_PROBES; j++)
+			bpf_link__destroy(lib.links[j]);
+		return -e;
+	}
+	if (l->ntls == l->tls_cap) {
+		size_t cap = l->tls_cap ? 2 * l->tls_cap : 16;
+		struct sl_tls_lib *t = realloc(l->tls, cap * sizeof(*t));
+
+		if (!t) {
+			for (int j = 0; j < SL_TLS_PROBES; j++)
+				bpf_link__destroy(lib.links[j]);
+			snprintf(out->error, sizeof(out->error), "out of memory");
+			return -ENOMEM;
+		}
+		l->tls = t;
+		l->tls_cap = cap;
+	}
+	l->tls[l->ntls++] = lib;
+	for (size_t i = 0; i < l->nprogs; i++)
+		if (is_uprobe(l->progs[i].hook)) {
+			l->progs[i].attached = true;
+			l->progs[i].error[0] = '\0';
+		}
+	return 0;
+}
+
+const char *sl_loader_tls_symbol(int i)
+{
+	return i >= 0 && i < SL_TLS_PROBES ? tls_probes[i].symbol : "";
+}
+
 void sl_loader_detach(struct sl_loader *l)
 {
+	for (size_t i = 0; i < l->ntls; i++)
+		for (int j = 0; j < SL_TLS_PROBES; j++)
+			bpf_link__destroy(l->tls[i].links[j]);
+	l->ntls = 0;
 	for (size_t i = 0; i < l->nprogs; i++) {
 		if (l->links[i]) {
 			bpf_link__destroy(l->links[i]);
@@ -195,6 +299,7 @@ void sl_loader_close(struct sl_loader *l)
 		return;
 	sl_loader_detach(l);
 	sidelight_bpf__destroy(l->skel);
+	free(l->tls);
 	free(l);
 }
 

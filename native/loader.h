@@ -32,6 +32,14 @@ struct sl_prog_status {
 
 struct sl_loader;
 
+#define SL_TLS_PROBES 9
+
+struct sl_tls_attach {
+	int attached;      /* probes attached */
+	uint32_t missing;  /* bit i: optional probe i has no symbol here (see sl_loader_tls_symbol) */
+	char error[200];   /* why the library could not be attached */
+};
+
 /* On failure returns NULL and writes one line saying what and how to fix. */
 struct sl_loader *sl_loader_open(const struct sl_load_opts *opts, char *err, size_t errlen);
 int sl_loader_ring_fd(struct sl_loader *l);
@@ -45,5 +53,13 @@ void sl_loader_close(struct sl_loader *l);
  * ticks, as /proc/<pid>/stat field 22), or takes it back. 0 or -errno. */
 int sl_loader_skip_process(struct sl_loader *l, uint32_t tgid, uint64_t start_ticks);
 int sl_loader_unskip_process(struct sl_loader *l, uint32_t tgid);
+
+/* Puts the TLS uprobes on one library file (by path; the kernel keys them
+ * by inode, so every process mapping it is covered). cookie: the
+ * SL_TLS_COOKIE_* bits. 0, or -errno with out->error set; a library missing
+ * an optional symbol still attaches. */
+int sl_loader_attach_tls(struct sl_loader *l, const char *path, uint64_t cookie,
+			 struct sl_tls_attach *out);
+const char *sl_loader_tls_symbol(int i);
 
 #endif

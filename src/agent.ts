@@ -4,6 +4,7 @@ import type http from 'node:http';
 import { startAdminServer } from './admin/server';
 import { Capture, captureOptions } from './capture/capture';
 import { preflight } from './capture/preflight';
+import { TlsLibraries } from './capture/tls/libraries';
 import { ListeningPorts } from './conn/listeners';
 import type { Config } from './config/config';
 import type { EventSink } from './capture/events';
@@ -55,11 +56,17 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
         // process's softirq): its tgid says nothing. Closes go by connection id; the tracker
         // ignores ids it does not track.
         onClose: (ev) => tracker.onClose(ev),
+        // A bind runs in the session's process (its SSL call or its write).
+        onTlsBind: (ev) => {
+          if (selector.wants(ev.tgid)) tracker.onTlsBind(ev);
+        },
       }
     : tracker;
   let ready = false;
+  const tls = config.tls ? new TlsLibraries(capture, log) : undefined;
   const stats = () => ({
     capture: capture.stats(),
+    tls: tls ? { ...tls.stats(), libraries: [...tls.libraries.values()] } : undefined,
     tracker: tracker.stats,
     connections: tracker.size,
     links: linker.stats,
@@ -83,6 +90,7 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
       eventsDeselected: selector?.stats.eventsDropped ?? 0,
       processesExcluded: selector?.stats.processesExcluded ?? {},
       kubernetesWatchErrors: watch?.stats.errors ?? 0,
+      tlsLibraries: tls ? { attached: tls.stats().attached, failed: tls.stats().failed } : {},
     };
   };
   registerSelfMetrics(telemetry.registry, selfStats);
@@ -111,8 +119,10 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
     throw err;
   }
   const programs = capture.programs();
-  for (const p of programs.filter((p) => !p.attached)) log.warn({ program: p.name, hook: p.hook }, `optional program not attached: ${p.error}`);
+  for (const p of programs.filter((p) => !p.attached && !/^u(ret)?probe/.test(p.hook))) log.warn({ program: p.name, hook: p.hook }, `optional program not attached: ${p.error}`);
   ready = programs.every((p) => !p.required || p.attached);
+  // Uprobes go on each TLS library file once found; failures are logged per file and never stop the agent.
+  tls?.start();
   log.info(
     { attached: programs.filter((p) => p.attached).length, programs: programs.length, pids: config.pids, ports: formatPortRanges(config.ports) },
     'capturing',
@@ -136,6 +146,7 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
 
   ready = false;
   clearInterval(sweep);
+  tls?.stop();
   await capture.stop();
   await watch?.stop();
   await telemetry.shutdown(5_000);

@@ -42,6 +42,7 @@ interface RunFlags {
   logLevel?: string;
   config?: string;
   redactQuery?: boolean;
+  tls?: boolean;
   serviceName?: string;
   resourceAttributes?: string;
   commandLine?: boolean;
@@ -86,6 +87,7 @@ function flagsToRaw(f: RunFlags): RawConfig {
     adminHost: f.adminHost,
     logLevel: f.logLevel,
     redactQuery: f.redactQuery === false ? false : undefined,
+    tls: f.tls === false ? false : undefined,
     serviceName: f.serviceName,
     resourceAttributes: f.resourceAttributes,
     commandLine: f.commandLine,
@@ -176,6 +178,7 @@ function withSettings(cmd: Command): Command {
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
     .option('--config <file>', 'YAML file of settings (flags and SIDELIGHT_* variables win)')
     .option('--no-redact-query', 'show query values instead of REDACTED')
+    .option('--no-tls', 'do not put uprobes on TLS libraries (HTTPS is then not seen)')
     .option('--service-name <name>', 'service.name for every process (OTEL_SERVICE_NAME; default: the process name)')
     .option('--resource-attributes <k=v,...>', 'extra resource attributes (OTEL_RESOURCE_ATTRIBUTES)')
     .option('--command-line', 'export process.command_line (off: it may hold secrets)')

@@ -60,6 +60,8 @@ export function parserStats(tracker: ConnectionTracker): Pick<SelfStats, 'bytesU
       unclassified: t.bytesUnclassified,
       discarded_http1: t.http1.discardedBytes,
       desynced_http2: t.http2.frames.bytesDesynced,
+      tls_unbound: t.bytesTlsUnbound,
+      tls_filtered: t.bytesTlsFiltered,
     },
     parseErrors: { http1: t.http1.parseErrors, http2_framing: t.http2.frames.desyncs, hpack: t.http2.hpackErrors },
     http2Unknown: {

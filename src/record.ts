@@ -18,7 +18,7 @@ export async function recordCapture(config: Config, file: string, log: Logger, s
     clockOffsetNs: capture.clockOffsetNs().toString(),
     listeningPorts: new ListeningPorts().snapshot(),
   });
-  capture.start(opts, { onData() {}, onClose() {} }, (batch, count) => writer.write(batch, count));
+  capture.start(opts, { onData() {}, onClose() {}, onTlsBind() {} }, (batch, count) => writer.write(batch, count));
   log.info({ file, pids: config.pids, ports: formatPortRanges(config.ports) }, 'recording');
   await new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();

@@ -32,6 +32,11 @@ export interface KernelStats {
   tcpSendmsgBytes: number;
   readFaults: number;
   ringbufCloseDrops: number;
+  /** Connections whose bytes are TLS records (their ciphertext is never shipped). */
+  connectionsTls: number;
+  /** SSL_read/SSL_write calls that moved plaintext, and of those the ones whose session had no socket yet. */
+  tlsCalls: number;
+  tlsUnboundCalls: number;
 }
 
 export interface AddonStats {
@@ -54,6 +59,8 @@ export interface Addon {
   /** Leaves a process out of new connections in the kernel (start time in clock ticks tells a reused pid). */
   skipProcess(tgid: number, startTicks: number): boolean;
   unskipProcess(tgid: number): boolean;
+  /** Puts the TLS uprobes on one library file; throws one line when it cannot. */
+  attachTls(file: string, memoryBio: boolean): { attached: number; missing: string[] };
   programs(): ProgramStatus[];
   clockOffsetNs(): bigint;
   layout(): AddonLayout;

@@ -103,6 +103,12 @@ export class Capture {
     return this.running && this.addon.skipProcess(tgid, startTicks);
   }
 
+  /** Puts the TLS uprobes on one library file (throws one line when it cannot). */
+  attachTls(file: string, memoryBio: boolean): { attached: number; missing: string[] } {
+    if (!this.running) throw new Error('the capture is not running');
+    return this.addon.attachTls(file, memoryBio);
+  }
+
   unskipProcess(tgid: number): boolean {
     return this.running && this.addon.unskipProcess(tgid);
   }

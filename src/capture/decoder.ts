@@ -1,10 +1,11 @@
 // Walks one batch from the addon: records back to back, each padded to 8
 // bytes. One event object per kind is reused: sinks must copy what they keep.
-import { CLOSE_EVENT_SIZE, DATA_EVENT_SIZE, EV_CLOSE, EV_DATA, EXPECTED } from './layout';
-import type { CloseEvent, DataEvent, Endpoint, EventSink } from './events';
+import { CLOSE_EVENT_SIZE, DATA_EVENT_SIZE, EV_CLOSE, EV_DATA, EV_F_TLS, EV_TLS_BIND, EXPECTED, TLS_BIND_EVENT_SIZE } from './layout';
+import type { CloseEvent, DataEvent, Endpoint, EventSink, TlsBindEvent } from './events';
 
 const D = EXPECTED.sl_data_event;
 const C = EXPECTED.sl_close_event;
+const B = EXPECTED.sl_tls_bind_event;
 const T = EXPECTED.sl_tuple;
 const TUPLE = D.tuple[0];
 const AF_INET = 2;
@@ -41,7 +42,7 @@ export function aligned(buf: Buffer): Buffer {
 
 export class BatchDecoder {
   private readonly data: DataEvent = {
-    tsNs: 0n, tgid: 0, tid: 0, connId: 0, streamPos: 0, syscallBytes: 0, captured: 0, chunkOffset: 0,
+    tsNs: 0n, tgid: 0, tid: 0, connId: 0, tls: false, streamPos: 0, syscallBytes: 0, captured: 0, chunkOffset: 0,
     fd: 0, direction: 0, syscall: 0, role: 0, klass: 0, payload: new Uint8Array(0), batch: Buffer.alloc(0), base: 0,
   };
   private readonly close: CloseEvent = {
@@ -74,6 +75,7 @@ export class BatchDecoder {
       this.stats.events++;
       if (type === EV_DATA && size >= DATA_EVENT_SIZE) this.decodeData(buf, off, size);
       else if (type === EV_CLOSE && size >= CLOSE_EVENT_SIZE) this.decodeClose(buf, off);
+      else if (type === EV_TLS_BIND && size >= TLS_BIND_EVENT_SIZE) this.decodeTlsBind(buf, off);
       else this.stats.unknownType++;
       off += (size + 7) & ~7;
     }
@@ -86,6 +88,7 @@ export class BatchDecoder {
     e.tsNs = this.u64[(o + 8) >>> 3]!;
     e.tgid = u32[w + 4]!;
     e.tid = u32[w + 5]!;
+    e.tls = (b[o + 2]! & EV_F_TLS) !== 0;
     // Ids and positions stay far below 2^53, so a double holds them exactly.
     e.connId = u32[w + W_CONN_ID]! + u32[w + W_CONN_ID + 1]! * 0x100000000;
     e.streamPos = u32[w + W_STREAM_POS]! + u32[w + W_STREAM_POS + 1]! * 0x100000000;
@@ -118,14 +121,35 @@ export class BatchDecoder {
     e.role = b[o + C.role[0]]!;
     this.sink.onClose(e);
   }
+
+  /** Rare (once per TLS session): a fresh object, endpoints decoded here. */
+  private decodeTlsBind(b: Buffer, o: number): void {
+    const u32 = this.u32;
+    const w = o >>> 2;
+    const ev: TlsBindEvent = {
+      tsNs: this.u64[(o + 8) >>> 3]!,
+      tgid: u32[w + 4]!,
+      tlsId: u32[w + (B.tls_id[0] >>> 2)]! + u32[w + (B.tls_id[0] >>> 2) + 1]! * 0x100000000,
+      connId: u32[w + (B.conn_id[0] >>> 2)]! + u32[w + (B.conn_id[0] >>> 2) + 1]! * 0x100000000,
+      ...tupleEndpoints(b, o + B.tuple[0]),
+      role: b[o + B.role[0]]!,
+      how: b[o + B.how[0]]!,
+      filtered: b[o + B.filtered[0]]! !== 0,
+      comm: cString(b, o + B.comm[0], B.comm[1]),
+    };
+    this.sink.onTlsBind(ev);
+  }
+}
+
+function cString(b: Buffer, start: number, max: number): string {
+  let end = start;
+  while (end < start + max && b[end] !== 0) end++;
+  return b.toString('latin1', start, end);
 }
 
 /** The process name of a data event (decoded only when needed). */
 export function commOf(ev: DataEvent): string {
-  const start = ev.base + D.comm[0];
-  let end = start;
-  while (end < start + D.comm[1] && ev.batch[end] !== 0) end++;
-  return ev.batch.toString('latin1', start, end);
+  return cString(ev.batch, ev.base + D.comm[0], D.comm[1]);
 }
 
 function formatAddress(b: Buffer, off: number, family: number): string {
@@ -150,12 +174,20 @@ function formatAddress(b: Buffer, off: number, family: number): string {
   return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLen).join(':')}`;
 }
 
+function tupleEndpoints(b: Buffer, t: number): { local: Endpoint; peer: Endpoint } {
+  const family = b.readUInt16LE(t + T.family[0]);
+  return {
+    local: { address: formatAddress(b, t + T.saddr[0], family), port: b.readUInt16LE(t + T.sport[0]) },
+    peer: { address: formatAddress(b, t + T.daddr[0], family), port: b.readUInt16LE(t + T.dport[0]) },
+  };
+}
+
 /** Local and peer endpoints of a data event's socket. */
 export function endpointsOf(ev: DataEvent): { local: Endpoint; peer: Endpoint } {
-  const t = ev.base + TUPLE;
-  const family = ev.batch.readUInt16LE(t + T.family[0]);
-  return {
-    local: { address: formatAddress(ev.batch, t + T.saddr[0], family), port: ev.batch.readUInt16LE(t + T.sport[0]) },
-    peer: { address: formatAddress(ev.batch, t + T.daddr[0], family), port: ev.batch.readUInt16LE(t + T.dport[0]) },
-  };
+  return tupleEndpoints(ev.batch, ev.base + TUPLE);
+}
+
+/** A TLS data event whose session has no socket yet carries no tuple (family 0). */
+export function hasTuple(ev: DataEvent): boolean {
+  return ev.batch.readUInt16LE(ev.base + TUPLE + T.family[0]) !== 0;
 }

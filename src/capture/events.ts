@@ -9,7 +9,10 @@ export interface DataEvent {
   tsNs: bigint;
   tgid: number;
   tid: number;
+  /** The socket's connection id; for TLS plaintext (tls), the TLS session's id. */
   connId: number;
+  /** Plaintext read at the TLS library (SSL_read/SSL_write), not at a socket syscall. */
+  tls: boolean;
   /** Offset of the syscall's first byte in this direction of the stream. */
   streamPos: number;
   /** Bytes the syscall moved (its return value). */
@@ -40,7 +43,27 @@ export interface CloseEvent {
   role: number;
 }
 
+/** A TLS session was matched to the socket under it (bpf/tls.bpf.h). */
+export interface TlsBindEvent {
+  tsNs: bigint;
+  tgid: number;
+  /** The session's id: its data events' connId. */
+  tlsId: number;
+  /** The socket's connection id: its close event's connId. */
+  connId: number;
+  local: Endpoint;
+  peer: Endpoint;
+  role: number;
+  /** 1: a socket syscall inside an SSL call; 2: the thread's next TLS write (memory-BIO callers). */
+  how: number;
+  /** The socket is left out by the port filters: so is the session. */
+  filtered: boolean;
+  /** The process name the kernel saw. */
+  comm: string;
+}
+
 export interface EventSink {
   onData(ev: DataEvent): void;
   onClose(ev: CloseEvent): void;
+  onTlsBind(ev: TlsBindEvent): void;
 }

@@ -4,16 +4,23 @@ import type { AddonLayout } from './addon';
 
 export const EV_DATA = 1;
 export const EV_CLOSE = 2;
+export const EV_TLS_BIND = 3;
+/** sl_header.flags: plaintext read at the TLS library; conn_id names the TLS session. */
+export const EV_F_TLS = 1;
 export const DIR_EGRESS = 0;
 export const DIR_INGRESS = 1;
 export const ROLE_UNKNOWN = 0;
 export const ROLE_CLIENT = 1;
 export const ROLE_SERVER = 2;
 export const SYS_SENDFILE = 8;
+export const CLASS_OTHER = 3;
+export const CLASS_TLS = 4;
+export const SYS_SSL_READ = 11;
+export const SYS_SSL_WRITE = 12;
 
 /** Offsets the decoder uses, per struct and field: [offset, size]. */
 export const EXPECTED = {
-  sl_header: { type: [0, 2], size: [4, 4], ts_ns: [8, 8], tgid: [16, 4], tid: [20, 4] },
+  sl_header: { type: [0, 2], flags: [2, 2], size: [4, 4], ts_ns: [8, 8], tgid: [16, 4], tid: [20, 4] },
   sl_tuple: { saddr: [0, 16], daddr: [16, 16], sport: [32, 2], dport: [34, 2], family: [36, 2] },
   sl_data_event: {
     conn_id: [24, 8], stream_pos: [32, 8], syscall_bytes: [40, 8], tuple: [48, 40], fd: [88, 4],
@@ -24,23 +31,35 @@ export const EXPECTED = {
     conn_id: [24, 8], bytes_sent: [32, 8], bytes_received: [40, 8], fd: [48, 4], syscall: [52, 1],
     role: [53, 1], comm: [56, 16],
   },
+  sl_tls_bind_event: {
+    tls_id: [24, 8], conn_id: [32, 8], tuple: [40, 40], role: [80, 1], how: [81, 1], filtered: [82, 1],
+    comm: [88, 16],
+  },
 } as const;
 
 export const DATA_EVENT_SIZE = 128;
 export const CLOSE_EVENT_SIZE = 72;
+export const TLS_BIND_EVENT_SIZE = 104;
+
+/** Added after recordings were first made: a recording without them has none of their events. */
+const ADDED_LATER = new Set(['sl_tls_bind_event', 'SL_EV_TLS_BIND', 'SL_EV_F_TLS', 'SL_CLASS_OTHER', 'SL_CLASS_TLS', 'SL_SYS_SSL_READ', 'SL_SYS_SSL_WRITE']);
 
 const EXPECTED_CONSTANTS: Record<string, number> = {
   SL_EV_DATA: EV_DATA, SL_EV_CLOSE: EV_CLOSE, SL_DIR_EGRESS: DIR_EGRESS, SL_DIR_INGRESS: DIR_INGRESS,
   SL_ROLE_UNKNOWN: ROLE_UNKNOWN, SL_ROLE_CLIENT: ROLE_CLIENT, SL_ROLE_SERVER: ROLE_SERVER,
-  SL_SYS_SENDFILE: SYS_SENDFILE,
+  SL_SYS_SENDFILE: SYS_SENDFILE, SL_EV_TLS_BIND: EV_TLS_BIND, SL_EV_F_TLS: EV_F_TLS, SL_CLASS_OTHER: CLASS_OTHER,
+  SL_CLASS_TLS: CLASS_TLS, SL_SYS_SSL_READ: SYS_SSL_READ, SL_SYS_SSL_WRITE: SYS_SSL_WRITE,
 };
 
 /** Lists every difference between the addon's layout and the decoder's. */
 export function layoutMismatches(actual: AddonLayout): string[] {
   const problems: string[] = [];
-  const sizes: Record<string, number> = { sl_data_event: DATA_EVENT_SIZE, sl_close_event: CLOSE_EVENT_SIZE };
+  const sizes: Record<string, number> = {
+    sl_data_event: DATA_EVENT_SIZE, sl_close_event: CLOSE_EVENT_SIZE, sl_tls_bind_event: TLS_BIND_EVENT_SIZE,
+  };
   for (const [name, fields] of Object.entries(EXPECTED)) {
     const s = actual.structs[name];
+    if (!s && ADDED_LATER.has(name)) continue;
     if (!s) {
       problems.push(`struct ${name} missing`);
       continue;
@@ -55,6 +74,7 @@ export function layoutMismatches(actual: AddonLayout): string[] {
     }
   }
   for (const [name, value] of Object.entries(EXPECTED_CONSTANTS)) {
+    if (actual.constants[name] === undefined && ADDED_LATER.has(name)) continue;
     if (actual.constants[name] !== value) problems.push(`${name} is ${actual.constants[name]}, decoder expects ${value}`);
   }
   return problems;

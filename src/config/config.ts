@@ -39,6 +39,8 @@ export interface Config {
   maxConnections: number;
   idleTimeoutSec: number;
   redactQuery: boolean;
+  /** Read HTTPS and gRPC over TLS at OpenSSL through uprobes. */
+  tls: boolean;
   /** service.name for every process (OTEL_SERVICE_NAME); undefined: Kubernetes names, else the process name. */
   serviceName: string | undefined;
   /** Extra resource attributes (OTEL_RESOURCE_ATTRIBUTES). */
@@ -91,6 +93,7 @@ export const DEFAULTS: Config = {
   maxConnections: 65536,
   idleTimeoutSec: 300,
   redactQuery: true,
+  tls: true,
   serviceName: undefined,
   resourceAttributes: {},
   commandLine: false,
@@ -145,6 +148,7 @@ export const SETTINGS: { readonly [K in keyof Config]: { readonly name: string; 
   maxConnections: { name: 'max-connections', env: ['SIDELIGHT_MAX_CONNECTIONS'] },
   idleTimeoutSec: { name: 'idle-timeout', env: ['SIDELIGHT_IDLE_TIMEOUT'] },
   redactQuery: { name: 'redact-query', env: ['SIDELIGHT_REDACT_QUERY'] },
+  tls: { name: 'tls', env: ['SIDELIGHT_TLS'] },
   serviceName: { name: 'service-name', env: ['SIDELIGHT_SERVICE_NAME', 'OTEL_SERVICE_NAME'] },
   resourceAttributes: { name: 'resource-attributes', env: ['SIDELIGHT_RESOURCE_ATTRIBUTES', 'OTEL_RESOURCE_ATTRIBUTES'] },
   commandLine: { name: 'command-line', env: ['SIDELIGHT_COMMAND_LINE'] },
@@ -417,6 +421,7 @@ export function resolveConfig(sources: { flags?: RawConfig; env?: RawConfig; fil
   if ((r = pick('maxConnections'))) c.maxConnections = integer(r, 16, 16_777_216);
   if ((r = pick('idleTimeoutSec'))) c.idleTimeoutSec = integer(r, 1, 86_400);
   if ((r = pick('redactQuery'))) c.redactQuery = boolean(r);
+  if ((r = pick('tls'))) c.tls = boolean(r);
   if ((r = pick('serviceName'))) c.serviceName = text(r);
   if ((r = pick('resourceAttributes'))) c.resourceAttributes = keyValues(r);
   if ((r = pick('commandLine'))) c.commandLine = boolean(r);

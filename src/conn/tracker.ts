@@ -1,8 +1,8 @@
 // Connection tracker: one entry per kernel connection id. It gives each
 // connection its role, lays every event at its exact place in the byte
 // stream (gaps become counted skips), and drives the protocol parser.
-import { commOf, endpointsOf } from '../capture/decoder';
-import type { CloseEvent, DataEvent, Endpoint, EventSink } from '../capture/events';
+import { commOf, endpointsOf, hasTuple } from '../capture/decoder';
+import type { CloseEvent, DataEvent, Endpoint, EventSink, TlsBindEvent } from '../capture/events';
 import { DIR_EGRESS, DIR_INGRESS, ROLE_CLIENT, ROLE_SERVER } from '../capture/layout';
 import {
   Http1Exchange,
@@ -22,11 +22,14 @@ const CLASS_HTTP2 = 2;
 /** Unjudged bytes kept per connection, and syscalls (the kernel judges at most 4 before giving up). */
 const EARLY_BYTES = 8 * 1024;
 const EARLY_SYSCALLS = 4;
+/** TLS plaintext kept per session while it waits for its socket (a memory-BIO session binds at its next write). */
+const UNBOUND_BYTES = 64 * 1024;
+const NO_ENDPOINT: Endpoint = { address: '', port: 0 };
 
 /** The fields of a data event that placing it in the stream needs. */
 type Piece = Pick<DataEvent, 'tsNs' | 'tid' | 'streamPos' | 'syscallBytes' | 'captured' | 'chunkOffset' | 'direction' | 'payload'>;
 
-function pieceOf(ev: DataEvent): Piece {
+function pieceOf(ev: Piece): Piece {
   return {
     tsNs: ev.tsNs, tid: ev.tid, streamPos: ev.streamPos, syscallBytes: ev.syscallBytes,
     captured: ev.captured, chunkOffset: ev.chunkOffset, direction: ev.direction, payload: ev.payload,
@@ -53,12 +56,24 @@ export interface TrackerStats {
   bytesLost: number;
   /** Captured bytes that repeated bytes already placed in the stream. */
   bytesOverlapped: number;
+  /** TLS plaintext whose session was never matched to its socket (or past the bound while waiting): not parsed. */
+  bytesTlsUnbound: number;
+  /** TLS plaintext of sessions over sockets the port filters leave out. */
+  bytesTlsFiltered: number;
+  /** TLS sessions matched to their socket. */
+  tlsSessionsBound: number;
   http1: Http1Stats;
   http2: Http2Stats;
 }
 
 interface Connection {
   id: number;
+  /** A TLS session: the plaintext read at the TLS library; id is the session's. */
+  tls: boolean;
+  /** TLS session not matched to its socket yet: its pieces wait here (endpoints unknown). */
+  unbound: { pieces: { piece: Piece; klass: number }[]; bytes: number } | undefined;
+  /** For a TLS session: the socket's connection id, whose close ends it. */
+  socketId: number | undefined;
   role: Role | undefined;
   /** The kernel saw connect()/accept(): the whole stream is ours from byte 0. */
   fromStart: boolean;
@@ -97,10 +112,15 @@ export interface TrackerOptions {
 export class ConnectionTracker implements EventSink {
   readonly stats: TrackerStats = {
     connectionsOpened: 0, connectionsClosed: 0, connectionsEvicted: 0, bytesBeforeRole: 0,
-    bytesUnclassified: 0, bytesUncaptured: 0, bytesLost: 0, bytesOverlapped: 0, http1: newHttp1Stats(),
+    bytesUnclassified: 0, bytesUncaptured: 0, bytesLost: 0, bytesOverlapped: 0, bytesTlsUnbound: 0,
+    bytesTlsFiltered: 0, tlsSessionsBound: 0, http1: newHttp1Stats(),
     http2: newHttp2Stats(),
   };
   private readonly conns = new Map<number, Connection>();
+  /** Socket connection id -> the TLS session bound to it. */
+  private readonly tlsBySocket = new Map<number, number>();
+  /** TLS sessions whose socket is left out by the port filters. */
+  private readonly tlsFiltered = new Set<number>();
   private now = Date.now();
   /** Thread of the event being parsed: the parser's callbacks run inside its push. */
   private tid = 0;
@@ -123,14 +143,27 @@ export class ConnectionTracker implements EventSink {
   onData(ev: DataEvent): void {
     let c = this.conns.get(ev.connId);
     if (!c) {
+      if (ev.tls && this.tlsFiltered.has(ev.connId)) {
+        this.stats.bytesTlsFiltered += ev.payload.length;
+        return;
+      }
       c = this.open(ev);
     } else if (c.pid !== ev.tgid) {
       c.pid = ev.tgid;
       c.process = this.processes.nameOf(ev.tgid, () => commOf(ev));
     }
     c.lastSeen = this.now;
-    if (ev.klass === CLASS_UNKNOWN && !c.exchange && !c.h2) {
-      this.holdEarly(c, ev);
+    if (c.unbound) {
+      this.holdUnbound(c, ev);
+      return;
+    }
+    this.accept(c, ev, ev.klass, true);
+  }
+
+  /** Hands a piece to the connection, or keeps it until the kernel's verdict (copied when `copy`: the batch is reused). */
+  private accept(c: Connection, p: Piece, klass: number, copy: boolean): void {
+    if (klass === CLASS_UNKNOWN && !c.exchange && !c.h2) {
+      this.holdEarly(c, p, copy);
       return;
     }
     if (c.early) {
@@ -139,9 +172,51 @@ export class ConnectionTracker implements EventSink {
       c.early = undefined;
       // Kept bytes get parsed; dropped ones become a gap, counted as lost there.
       this.stats.bytesUnclassified -= early.bytes + early.dropped;
-      for (const p of early.pieces) this.piece(c, p, ev.klass);
+      for (const e of early.pieces) this.piece(c, e, klass);
     }
-    this.piece(c, ev, ev.klass);
+    this.piece(c, p, klass);
+  }
+
+  /** TLS plaintext before its session knows its socket: kept (bounded) until the bind event. */
+  private holdUnbound(c: Connection, ev: DataEvent): void {
+    const u = c.unbound!;
+    if (u.bytes + ev.payload.length > UNBOUND_BYTES) {
+      this.stats.bytesTlsUnbound += ev.payload.length;
+      return;
+    }
+    u.bytes += ev.payload.length;
+    u.pieces.push({ piece: { ...pieceOf(ev), payload: Uint8Array.prototype.slice.call(ev.payload) }, klass: ev.klass });
+  }
+
+  onTlsBind(ev: TlsBindEvent): void {
+    if (ev.tsNs > this.lastTs) this.lastTs = ev.tsNs;
+    let c = this.conns.get(ev.tlsId);
+    if (ev.filtered) {
+      this.tlsFiltered.add(ev.tlsId);
+      if (c) {
+        this.conns.delete(ev.tlsId);
+        this.stats.bytesTlsFiltered += c.unbound?.bytes ?? 0;
+      }
+      return;
+    }
+    this.stats.tlsSessionsBound++;
+    this.tlsBySocket.set(ev.connId, ev.tlsId);
+    const role = ev.role === ROLE_SERVER ? 'server' : ev.role === ROLE_CLIENT ? 'client' : undefined;
+    if (!c) {
+      c = this.newConnection(ev.tlsId, true, role, ev.local, ev.peer, ev.tgid, () => ev.comm);
+      this.conns.set(ev.tlsId, c);
+      this.stats.connectionsOpened++;
+    }
+    c.socketId = ev.connId;
+    c.lastSeen = this.now;
+    const held = c.unbound;
+    if (!held) return;
+    c.unbound = undefined;
+    c.local = ev.local;
+    c.peer = ev.peer;
+    c.role = role;
+    c.fromStart = role !== undefined;
+    for (const h of held.pieces) this.accept(c, h.piece, h.klass, false);
   }
 
   /**
@@ -150,14 +225,14 @@ export class ConnectionTracker implements EventSink {
    * is judged on its frames, maybe only at its second syscall), bounded by
    * EARLY_BYTES and by the kernel's number of tries.
    */
-  private holdEarly(c: Connection, ev: DataEvent): void {
+  private holdEarly(c: Connection, ev: Piece, copy: boolean): void {
     const early = (c.early ??= { pieces: [], bytes: 0, dropped: 0, syscalls: 0 });
     if (ev.chunkOffset === 0) early.syscalls++;
     // Counted as unparsed until a verdict lets them be parsed (then taken back).
     this.stats.bytesUnclassified += ev.payload.length;
     if (early.syscalls <= EARLY_SYSCALLS && early.bytes + ev.payload.length <= EARLY_BYTES) {
       early.bytes += ev.payload.length;
-      early.pieces.push({ ...pieceOf(ev), payload: Uint8Array.prototype.slice.call(ev.payload) });
+      early.pieces.push(copy ? { ...pieceOf(ev), payload: Uint8Array.prototype.slice.call(ev.payload) } : ev);
     } else {
       // Past the bound: not kept; if a verdict ever comes they are a gap.
       early.dropped += ev.payload.length;
@@ -225,13 +300,24 @@ export class ConnectionTracker implements EventSink {
 
   onClose(ev: CloseEvent): void {
     if (ev.tsNs > this.lastTs) this.lastTs = ev.tsNs;
-    const c = this.conns.get(ev.connId);
+    // A TLS socket's close ends the session riding on it.
+    const tlsId = this.tlsBySocket.get(ev.connId);
+    if (tlsId !== undefined) {
+      this.tlsBySocket.delete(ev.connId);
+      this.closeConnection(tlsId, ev.tsNs);
+    }
+    this.closeConnection(ev.connId, ev.tsNs);
+  }
+
+  private closeConnection(id: number, tsNs: bigint): void {
+    const c = this.conns.get(id);
     if (!c) return; // already closed (close() then TCP_CLOSE)
-    this.conns.delete(ev.connId);
+    this.conns.delete(id);
     this.stats.connectionsClosed++;
-    c.exchange?.close(ev.tsNs);
+    if (c.unbound) this.stats.bytesTlsUnbound += c.unbound.bytes;
+    c.exchange?.close(tsNs);
     c.h2?.close();
-    if (c.link) this.linker.connectionClosed(c.link, ev.tsNs);
+    if (c.link) this.linker.connectionClosed(c.link, tsNs);
   }
 
   /**
@@ -256,22 +342,38 @@ export class ConnectionTracker implements EventSink {
   private evict(id: number, c: Connection): void {
     this.conns.delete(id);
     this.stats.connectionsEvicted++;
+    if (c.unbound) this.stats.bytesTlsUnbound += c.unbound.bytes;
+    if (c.socketId !== undefined) this.tlsBySocket.delete(c.socketId);
     c.exchange?.abandon();
     c.h2?.close();
     if (c.link) this.linker.connectionClosed(c.link, this.lastTs);
   }
 
   private open(ev: DataEvent): Connection {
-    const { local, peer } = endpointsOf(ev);
+    // A TLS session with no socket yet has no endpoints: it waits for its bind event.
+    const unbound = ev.tls && !hasTuple(ev);
+    const { local, peer } = unbound ? { local: NO_ENDPOINT, peer: NO_ENDPOINT } : endpointsOf(ev);
     const role = ev.role === ROLE_SERVER ? 'server' : ev.role === ROLE_CLIENT ? 'client' : undefined;
-    const c: Connection = {
-      id: ev.connId,
+    const c = this.newConnection(ev.connId, ev.tls, role, local, peer, ev.tgid, () => commOf(ev));
+    if (unbound) c.unbound = { pieces: [], bytes: 0 };
+    this.conns.set(ev.connId, c);
+    this.stats.connectionsOpened++;
+    if (this.conns.size > this.opts.maxConnections) this.sweep();
+    return c;
+  }
+
+  private newConnection(id: number, tls: boolean, role: Role | undefined, local: Endpoint, peer: Endpoint, pid: number, comm: () => string): Connection {
+    return {
+      id,
+      tls,
+      unbound: undefined,
+      socketId: undefined,
       role,
       fromStart: role !== undefined,
       local,
       peer,
-      pid: ev.tgid,
-      process: this.processes.nameOf(ev.tgid, () => commOf(ev)),
+      pid,
+      process: this.processes.nameOf(pid, comm),
       next: [0, 0],
       exchange: undefined,
       h1sink: undefined,
@@ -280,10 +382,6 @@ export class ConnectionTracker implements EventSink {
       link: undefined,
       lastSeen: this.now,
     };
-    this.conns.set(ev.connId, c);
-    this.stats.connectionsOpened++;
-    if (this.conns.size > this.opts.maxConnections) this.sweep();
-    return c;
   }
 
   private newHttp2(c: Connection): Http2Session<RequestContext> {
@@ -332,6 +430,7 @@ export class ConnectionTracker implements EventSink {
       kind: 'http',
       role: c.role ?? 'server',
       protocol: p.protocol,
+      tls: c.tls,
       pid: c.pid,
       process: c.process,
       method: p.method,

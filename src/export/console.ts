@@ -14,6 +14,8 @@ export interface JsonTransaction {
   kind: 'http';
   role: 'server' | 'client';
   protocol: string;
+  /** Read at the TLS library (HTTPS, gRPC over TLS). */
+  tls?: true;
   pid: number;
   process: string;
   method: string;
@@ -71,6 +73,7 @@ export function toJson(tx: HttpTransaction, redact: boolean): JsonTransaction {
     spanId: '',
     parentSpanId: '',
   };
+  if (tx.tls) out.tls = true;
   if (query !== undefined) out.query = redact ? redactQuery(query) : query;
   if (tx.host !== undefined) out.host = tx.host;
   if (tx.truncated) out.truncated = true;

@@ -28,6 +28,8 @@ export interface SelfStats {
   /** Processes left out, by the rule that did it. */
   processesExcluded: Record<string, number>;
   kubernetesWatchErrors: number;
+  /** TLS library files with the uprobes on them, and those that could not take them (see the log for each file's reason). */
+  tlsLibraries: { attached?: number; failed?: number };
 }
 
 /** A counter whose value is a running total kept elsewhere. */
@@ -73,6 +75,16 @@ export function registerSelfMetrics(registry: Registry, stats: () => SelfStats):
   mirrored(registry, 'sidelight_events_deselected_total', 'Events of processes the selection leaves out, dropped in user space (the kernel filters their new connections).', undefined, (s) => s.eventsDeselected, snap);
   mirrored(registry, 'sidelight_processes_excluded_total', 'Processes the selection left out, by rule.', 'rule', (s) => s.processesExcluded, snap);
   mirrored(registry, 'sidelight_kubernetes_watch_errors_total', 'Failed lists or watches of the Kubernetes API (each is retried).', undefined, (s) => s.kubernetesWatchErrors, snap);
+  new Gauge({
+    name: 'sidelight_tls_libraries',
+    help: 'TLS library files found, by state: attached (uprobes on) or failed (the log names the file and the reason).',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [state, n] of Object.entries(snap().tlsLibraries)) this.set({ state }, n ?? 0);
+    },
+  });
   new Gauge({
     name: 'sidelight_connections_tracked',
     help: 'Connections the agent is tracking now.',

@@ -107,7 +107,7 @@ export function writeSpanAttributes(tx: HttpTransaction, redact: boolean, a: Att
       a.string('url.path', path);
       if (query !== undefined) a.string('url.query', redact ? redactQuery(query) : query);
     }
-    a.string('url.scheme', 'http');
+    a.string('url.scheme', tx.tls ? 'https' : 'http');
     if (tx.route !== undefined) a.string('http.route', tx.route);
     if (tx.status !== 0) a.int('http.response.status_code', tx.status);
   }

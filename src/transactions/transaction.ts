@@ -23,6 +23,8 @@ export interface HttpTransaction {
   kind: 'http';
   role: Role;
   protocol: 'HTTP/1.1' | 'HTTP/1.0' | 'HTTP/2';
+  /** Read at the TLS library (HTTPS, gRPC over TLS), not from cleartext socket bytes. */
+  tls: boolean;
   pid: number;
   process: string;
   /** '' when unknown (unknownFields says so). */

@@ -32,6 +32,7 @@ describe('capture back-pressure', () => {
           while (process.hrtime.bigint() < until);
         },
         onClose: () => closes++,
+        onTlsBind: () => assert.fail('no TLS session expected'),
       },
     );
     writer.stdin!.write('go\n');

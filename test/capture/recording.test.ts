@@ -7,7 +7,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { readRecording, RecordingError, RecordingWriter } from '../../src/capture/recording';
-import { EXPECTED } from '../../src/capture/layout';
+import { CLOSE_EVENT_SIZE, DATA_EVENT_SIZE, EXPECTED, TLS_BIND_EVENT_SIZE } from '../../src/capture/layout';
 import { DEFAULTS, type Config } from '../../src/config/config';
 import type { JsonTransaction } from '../../src/export/console';
 import { createLogger } from '../../src/log';
@@ -21,11 +21,15 @@ function layout() {
   for (const [name, fields] of Object.entries(EXPECTED)) {
     // A copy: a test changes it.
     const copy = JSON.parse(JSON.stringify(fields)) as Record<string, [number, number]>;
-    structs[name] = { size: name === 'sl_data_event' ? 128 : name === 'sl_close_event' ? 72 : 0, fields: copy };
+    const sizes: Record<string, number> = { sl_data_event: DATA_EVENT_SIZE, sl_close_event: CLOSE_EVENT_SIZE, sl_tls_bind_event: TLS_BIND_EVENT_SIZE };
+    structs[name] = { size: sizes[name] ?? 0, fields: copy };
   }
   return {
     structs,
-    constants: { SL_EV_DATA: 1, SL_EV_CLOSE: 2, SL_DIR_EGRESS: 0, SL_DIR_INGRESS: 1, SL_ROLE_UNKNOWN: 0, SL_ROLE_CLIENT: 1, SL_ROLE_SERVER: 2, SL_SYS_SENDFILE: 8 },
+    constants: {
+      SL_EV_DATA: 1, SL_EV_CLOSE: 2, SL_DIR_EGRESS: 0, SL_DIR_INGRESS: 1, SL_ROLE_UNKNOWN: 0, SL_ROLE_CLIENT: 1, SL_ROLE_SERVER: 2, SL_SYS_SENDFILE: 8,
+      SL_EV_TLS_BIND: 3, SL_EV_F_TLS: 1, SL_CLASS_OTHER: 3, SL_CLASS_TLS: 4, SL_SYS_SSL_READ: 11, SL_SYS_SSL_WRITE: 12,
+    } as Record<string, number>,
   };
 }
 
@@ -39,6 +43,23 @@ const HEADER = {
 describe('recordings', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sidelight-rec-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads a recording made before TLS support (no TLS bind event in its layout)', () => {
+    const file = path.join(dir, 'pre-tls.slrec');
+    const old = layout();
+    delete old.structs.sl_tls_bind_event;
+    for (const k of ['SL_EV_TLS_BIND', 'SL_EV_F_TLS', 'SL_CLASS_OTHER', 'SL_CLASS_TLS', 'SL_SYS_SSL_READ', 'SL_SYS_SSL_WRITE']) delete old.constants[k];
+    const w = new RecordingWriter(file, { ...HEADER, layout: old });
+    w.write(dataRecord({ ts: 1n, connId: 1, streamPos: 0, syscallBytes: 3, payload: Buffer.from('GET'), direction: 1 }), 1);
+    w.close();
+    assert.deepEqual(readRecording(file).batches.map((b) => b.count), [1]);
+    // A changed TLS constant is still a mismatch.
+    const bad = layout();
+    bad.constants.SL_CLASS_TLS = 5;
+    const wb = new RecordingWriter(path.join(dir, 'bad-tls.slrec'), { ...HEADER, layout: bad });
+    wb.close();
+    assert.throws(() => readRecording(path.join(dir, 'bad-tls.slrec')), /SL_CLASS_TLS is 5, decoder expects 4/);
+  });
 
   it('round-trips the raw batches and the header', () => {
     const file = path.join(dir, 'a.slrec');

@@ -354,6 +354,7 @@ async function agentExposition(): Promise<string> {
     eventsDeselected: 0,
     processesExcluded: {},
     kubernetesWatchErrors: 0,
+    tlsLibraries: { attached: 1, failed: 0 },
   };
   registerSelfMetrics(registry, () => stats);
   return registry.metrics();

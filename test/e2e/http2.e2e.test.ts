@@ -6,13 +6,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import type { JsonTransaction } from '../../src/export/console';
-import { bpfUnavailable, freePort, httpGet, ROOT, startAgent, type RunningAgent } from '../support/agent';
+import { bpfUnavailable, freePort, httpGet, startAgent, type RunningAgent } from '../support/agent';
+import { loadCatalog, type Item, type Unary } from '../support/catalog';
 import { OtlpReceiver } from '../support/otlp-receiver';
 
 const run = promisify(execFile);
@@ -22,23 +21,11 @@ const SETTLE_MS = 400;
 const skipReason = bpfUnavailable();
 if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
 
-interface Item {
-  name: string;
-  n: number;
-}
-
-type Unary = (req: Item, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res?: Item) => void) => grpc.ClientUnaryCall;
 interface CatalogClient extends grpc.Client {
   Get: Unary;
   Watch(req: Item): grpc.ClientReadableStream<Item>;
   Upload(cb: (err: grpc.ServiceError | null, res?: Item) => void): grpc.ClientWritableStream<Item>;
   Chat(): grpc.ClientDuplexStream<Item, Item>;
-}
-
-function loadCatalog(): grpc.ServiceClientConstructor {
-  const def = protoLoader.loadSync(path.join(ROOT, 'test', 'fixtures', 'shop.proto'), { defaults: true });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { shop: { Catalog: grpc.ServiceClientConstructor } };
-  return pkg.shop.Catalog;
 }
 
 /** Server: Get answers NOT_FOUND for names starting "missing"; Watch streams req.n messages 2 ms apart. */

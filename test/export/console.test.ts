@@ -5,7 +5,7 @@ import { redactQuery } from '../../src/export/redact';
 import type { HttpTransaction } from '../../src/transactions/transaction';
 
 const tx: HttpTransaction = {
-  kind: 'http', role: 'server', protocol: 'HTTP/1.1', pid: 42, process: 'nginx', method: 'GET',
+  kind: 'http', role: 'server', protocol: 'HTTP/1.1', tls: false, pid: 42, process: 'nginx', method: 'GET',
   target: '/search?q=secret&page=2&flag', host: 'example', userAgent: 'curl/7.88.1', status: 200,
   startTimeUnixNano: 1_700_000_000_123_456_789n, durationNs: 1_500_000, requestBytes: 0, responseBytes: 512,
   local: { address: '127.0.0.1', port: 8080 }, peer: { address: '::1', port: 50000 }, truncated: false,
@@ -28,6 +28,9 @@ describe('console output', () => {
     assert.equal('route' in toJson({ ...tx, route: undefined }, true), false);
     assert.equal(toJson(tx, false).query, 'q=secret&page=2&flag');
     assert.equal(toJson({ ...tx, truncated: true }, true).truncated, true);
+    // Read at the TLS library: marked; cleartext carries no tls field at all.
+    assert.equal(toJson({ ...tx, tls: true }, true).tls, true);
+    assert.equal('tls' in toJson(tx, true), false);
   });
   it('text is one aligned line', () => {
     const line = toTextLine(tx, true);

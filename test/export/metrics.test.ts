@@ -338,6 +338,7 @@ function selfStats(): SelfStats {
     eventsDeselected: 7,
     processesExcluded: { 'exclude-exe-path': 2, 'k8s-namespace': 1 },
     kubernetesWatchErrors: 1,
+    tlsLibraries: { attached: 3, failed: 1 },
   };
 }
 
@@ -366,6 +367,12 @@ function selfExposition(s: SelfStats): string {
   counter('sidelight_events_deselected_total', 'Events of processes the selection leaves out, dropped in user space (the kernel filters their new connections).', undefined, s.eventsDeselected);
   counter('sidelight_processes_excluded_total', 'Processes the selection left out, by rule.', 'rule', s.processesExcluded);
   counter('sidelight_kubernetes_watch_errors_total', 'Failed lists or watches of the Kubernetes API (each is retried).', undefined, s.kubernetesWatchErrors);
+  lines.push(
+    '# HELP sidelight_tls_libraries TLS library files found, by state: attached (uprobes on) or failed (the log names the file and the reason).',
+    '# TYPE sidelight_tls_libraries gauge',
+    ...Object.entries(s.tlsLibraries).map(([state, n]) => `sidelight_tls_libraries{state="${state}"} ${n}`),
+    '',
+  );
   lines.push('# HELP sidelight_connections_tracked Connections the agent is tracking now.', '# TYPE sidelight_connections_tracked gauge', `sidelight_connections_tracked ${s.connectionsTracked}`, '');
   return lines.join('\n');
 }
@@ -439,6 +446,11 @@ describe('self metrics', () => {
         '# HELP sidelight_kubernetes_watch_errors_total Failed lists or watches of the Kubernetes API (each is retried).',
         '# TYPE sidelight_kubernetes_watch_errors_total counter',
         'sidelight_kubernetes_watch_errors_total 1',
+        '',
+        '# HELP sidelight_tls_libraries TLS library files found, by state: attached (uprobes on) or failed (the log names the file and the reason).',
+        '# TYPE sidelight_tls_libraries gauge',
+        'sidelight_tls_libraries{state="attached"} 3',
+        'sidelight_tls_libraries{state="failed"} 1',
         '',
         '# HELP sidelight_connections_tracked Connections the agent is tracking now.',
         '# TYPE sidelight_connections_tracked gauge',

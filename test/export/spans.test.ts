@@ -160,6 +160,12 @@ describe('spanAttributes', () => {
     });
   });
 
+  it('a transaction read at the TLS library has url.scheme https, and nothing else changes', () => {
+    const plain = spanAttributes(serverTx, true);
+    assert.deepEqual(spanAttributes({ ...serverTx, tls: true }, true), { ...plain, 'url.scheme': 'https' });
+    assert.equal(plain['url.scheme'], 'http');
+  });
+
   it('client span, absolute-form target, query redacted', () => {
     assert.deepEqual(spanAttributes(clientTx, true), {
       'http.request.method': 'POST',

@@ -10,6 +10,7 @@ export const serverTx: HttpTransaction = {
   kind: 'http',
   role: 'server',
   protocol: 'HTTP/1.1',
+  tls: false,
   pid: 42,
   process: 'nginx',
   method: 'GET',

@@ -245,6 +245,8 @@ int sl_loader_attach_tls(struct sl_loader *l, const char *path, uint64_t cookie,
 		snprintf(what, sizeof(what), "%s %s", tls_probes[i].ret ? "uretprobe" : "uprobe", tls_probes[i].symbol);
 		if (e == ENOENT || e == ESRCH)
 			snprintf(out->error, sizeof(out->error), "%s: the file does not export %s (not OpenSSL, or stripped of it)", what, tls_probes[i].symbol);
+		else if (e == EPERM || e == EACCES)
+			snprintf(out->error, sizeof(out->error), "%s: permission denied; creating uprobes needs CAP_SYS_ADMIN (or run with tls off)", what);
 		else
 			describe_errno(out->error, sizeof(out->error), what, e);
 		for (int j = 0; j < SL_TLS_PROBES; j++)

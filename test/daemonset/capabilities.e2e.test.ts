@@ -7,8 +7,9 @@
 // test's requests, answer the manifest's probes, list and watch only what the
 // ClusterRole allows, and serve the metrics the example dashboard reads.
 // Dropping any one capability of the list must lose something: BPF or
-// PERFMON stop the agent with its one-line error; SYS_PTRACE loses process
-// names by executable.
+// PERFMON stop the agent with its one-line error (with SYS_ADMIN gone too: it
+// stands in for both); SYS_ADMIN loses the TLS uprobes; SYS_PTRACE loses
+// process names by executable.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -226,6 +227,12 @@ describe("the DaemonSet's capability list, on the real kernel", { skip: skipReas
       assert.deepEqual(rows(agent), expectedRows('node', 2));
       assert.ok(agent.transactions().filter((tx) => tx.role === 'server').every((tx) => tx.pid === server.pid));
 
+      // The TLS uprobes attach with this set: the host's libssl and the server's node binary, no failure.
+      const tls = (JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as { tls: { failed: number; libraries: { path: string; attached: boolean; error?: string }[] } }).tls;
+      assert.deepEqual(tls.libraries.filter((l) => !l.attached).map((l) => `${l.path}: ${l.error}`), []);
+      assert.ok(tls.libraries.some((l) => /\/libssl\.so\.3$/.test(l.path)), JSON.stringify(tls.libraries));
+      assert.ok(tls.libraries.some((l) => l.path === readlinkSync(`/proc/${server.pid}/exe`)), JSON.stringify(tls.libraries));
+
       // The scrape itself: every metric the dashboard reads is served, with the labels it uses.
       const exposition = (await httpGet(agent.adminPort, '/metrics')).body;
       const families = expositionFamilies(exposition);
@@ -308,19 +315,42 @@ describe("the DaemonSet's capability list, on the real kernel", { skip: skipReas
   });
 
   for (const missing of ['BPF', 'PERFMON']) {
-    it(`without ${missing}: the agent refuses to start, with its one-line error`, async () => {
-      const agent = await scenario(DAEMONSET_CAPABILITIES.filter((c) => c !== missing));
+    // SYS_ADMIN stands in for both (the kernel's pre-5.8 rule), so it goes too.
+    it(`without ${missing} (and SYS_ADMIN): the agent refuses to start, with its one-line error`, async () => {
+      const agent = await scenario(DAEMONSET_CAPABILITIES.filter((c) => c !== missing && c !== 'SYS_ADMIN'));
       assert.equal(await agent.exited, 2);
       assert.match(agent.stderr, /^sidelight: missing privileges to load eBPF programs: [^\n]*CAP_BPF and CAP_PERFMON[^\n]*\n$/);
       assert.equal(agent.output(), '');
     });
   }
 
+  it('without SYS_ADMIN: it runs and reports cleartext exactly, and says for each TLS library that uprobes need it', async () => {
+    const agent = await scenario(DAEMONSET_CAPABILITIES.filter((c) => c !== 'SYS_ADMIN'));
+    let tls: { attached: number; failed: number; libraries: { path: string; attached: boolean; error?: string }[] };
+    try {
+      await waitReady(agent);
+      await sendRequests(port);
+      await agent.waitFor(6, () => true);
+      await sleep(200);
+      tls = (JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as { tls: typeof tls }).tls;
+    } finally {
+      agent.child.kill('SIGINT');
+    }
+    assert.equal(await agent.exited, 0, agent.stderr);
+    assert.deepEqual(rows(agent), expectedRows('node', 1));
+    assert.equal(tls.attached, 0);
+    assert.ok(tls.failed >= 2, JSON.stringify(tls));
+    for (const l of tls.libraries) assert.match(l.error ?? '', /^uprobe SSL_write: permission denied; creating uprobes needs CAP_SYS_ADMIN \(or run with tls off\)$/);
+    // One warning line per library file, naming it.
+    for (const l of tls.libraries) assert.ok(agent.stderr.includes(`TLS: cannot attach to ${l.path}`), l.path);
+    assert.deepEqual(await kernelObjectsAfterExit(), { progs: [], links: 0 });
+  });
+
   it('without SYS_PTRACE: it runs, but cannot read /proc/<pid>/exe and names the server by its thread name', async () => {
     const agent = await scenario(DAEMONSET_CAPABILITIES.filter((c) => c !== 'SYS_PTRACE'));
     try {
       await waitReady(agent);
-      assert.equal(statusCaps(readFileSync(`/proc/${agent.child.pid}/status`, 'utf8'), 'CapEff'), capabilityMask(['BPF', 'PERFMON']));
+      assert.equal(statusCaps(readFileSync(`/proc/${agent.child.pid}/status`, 'utf8'), 'CapEff'), capabilityMask(['BPF', 'PERFMON', 'SYS_ADMIN']));
       await sendRequests(port);
       await agent.waitFor(6, () => true);
       await sleep(200);

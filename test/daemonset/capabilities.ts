@@ -3,7 +3,7 @@
 // runs the real agent with exactly this and nothing more).
 
 /** What the container adds after dropping ALL, in the manifest's order. */
-export const DAEMONSET_CAPABILITIES = ['BPF', 'PERFMON', 'SYS_PTRACE'] as const;
+export const DAEMONSET_CAPABILITIES = ['BPF', 'PERFMON', 'SYS_PTRACE', 'SYS_ADMIN'] as const;
 
 /** Bit numbers from linux/capability.h, for the ones these tests name. */
 const CAP_BITS: Record<string, number> = {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadAddon } from '../../src/capture/addon';
 import { BatchDecoder, commOf, endpointsOf } from '../../src/capture/decoder';
-import type { CloseEvent, DataEvent } from '../../src/capture/events';
+import type { CloseEvent, DataEvent, TlsBindEvent } from '../../src/capture/events';
 import { layoutMismatches } from '../../src/capture/layout';
-import { closeRecord, dataRecord } from '../support/batch';
+import { closeRecord, dataRecord, tlsBindRecord } from '../support/batch';
 
 describe('batch decoder', () => {
   for (const shift of [0, 3]) it(`decodes data and close records back to back (batch at byte offset ${shift})`, () => {
@@ -13,6 +13,7 @@ describe('batch decoder', () => {
       onData: (e: DataEvent) =>
         seen.push({ conn: e.connId, pos: e.streamPos, n: e.syscallBytes, cap: e.captured, dir: e.direction, text: Buffer.from(e.payload).toString(), comm: commOf(e), ...endpointsOf(e) }),
       onClose: (e: CloseEvent) => seen.push({ closed: e.connId, ts: e.tsNs }),
+      onTlsBind: (e: TlsBindEvent) => seen.push({ bound: e.tlsId, socket: e.connId, role: e.role, how: e.how, local: e.local, peer: e.peer, comm: e.comm }),
     });
     const v6local = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
     const mapped = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 7];
@@ -35,15 +36,38 @@ describe('batch decoder', () => {
   });
 
   it('counts a truncated batch instead of reading past it', () => {
-    const dec = new BatchDecoder({ onData: () => assert.fail('no event expected'), onClose: () => assert.fail('no event expected') });
+    const dec = new BatchDecoder({ onData: () => assert.fail('no event expected'), onClose: () => assert.fail('no event expected'), onTlsBind: () => assert.fail('no event expected') });
     const rec = dataRecord({ ts: 1n, connId: 1, streamPos: 0, syscallBytes: 3, payload: Buffer.from('abc'), direction: 0 });
     dec.decode(rec.subarray(0, 100), 1);
     assert.deepEqual(dec.stats, { events: 0, malformed: 1, unknownType: 0 });
   });
 
+  it('decodes TLS plaintext (flag) and a TLS bind event', () => {
+    const seen: unknown[] = [];
+    const dec = new BatchDecoder({
+      onData: (e: DataEvent) => seen.push({ conn: e.connId, tls: e.tls, text: Buffer.from(e.payload).toString() }),
+      onClose: () => assert.fail('no close expected'),
+      onTlsBind: (e: TlsBindEvent) => seen.push({ ...e, tsNs: e.tsNs.toString() }),
+    });
+    const recs = [
+      dataRecord({ ts: 1n, connId: 2 ** 41 + 5, streamPos: 0, syscallBytes: 3, payload: Buffer.from('GET'), direction: 1, flags: 1, family: 0 }),
+      tlsBindRecord({ ts: 2n, tgid: 42, tlsId: 2 ** 41 + 5, connId: 2 ** 40 + 9, local: [[10, 0, 0, 1], 443], peer: [[10, 0, 0, 2], 51000], role: 2, how: 1, comm: 'nginx' }),
+      dataRecord({ ts: 3n, connId: 4, streamPos: 0, syscallBytes: 3, payload: Buffer.from('PUT'), direction: 0 }),
+    ];
+    dec.decode(Buffer.concat(recs), 3);
+    assert.deepEqual(seen, [
+      { conn: 2 ** 41 + 5, tls: true, text: 'GET' },
+      {
+        tsNs: '2', tgid: 42, tlsId: 2 ** 41 + 5, connId: 2 ** 40 + 9, local: { address: '10.0.0.1', port: 443 },
+        peer: { address: '10.0.0.2', port: 51000 }, role: 2, how: 1, filtered: false, comm: 'nginx',
+      },
+      { conn: 4, tls: false, text: 'PUT' },
+    ]);
+  });
+
   it('layout check names every difference', () => {
     assert.deepEqual(
-      layoutMismatches({ structs: { sl_header: { size: 24, fields: { type: [0, 2], size: [4, 4], ts_ns: [8, 8], tgid: [16, 4], tid: [20, 4] } } }, constants: {} }).slice(0, 3),
+      layoutMismatches({ structs: { sl_header: { size: 24, fields: { type: [0, 2], flags: [2, 2], size: [4, 4], ts_ns: [8, 8], tgid: [16, 4], tid: [20, 4] } } }, constants: {} }).slice(0, 3),
       ['struct sl_tuple missing', 'struct sl_data_event missing', 'struct sl_close_event missing'],
     );
   });

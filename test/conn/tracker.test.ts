@@ -6,7 +6,7 @@ import { BatchDecoder } from '../../src/capture/decoder';
 import { ConnectionTracker } from '../../src/conn/tracker';
 import { WallClock } from '../../src/transactions/clock';
 import type { HttpTransaction } from '../../src/transactions/transaction';
-import { closeRecord, dataRecord, type DataSpec } from '../support/batch';
+import { closeRecord, dataRecord, tlsBindRecord, type BindSpec, type DataSpec } from '../support/batch';
 import * as h2 from '../support/h2';
 
 const IN = 1 as const;
@@ -22,8 +22,8 @@ function setup(listening: number[] = []) {
     { maxConnections: 4, idleTimeoutMs: 60_000 },
   );
   const dec = new BatchDecoder(tracker);
-  const feed = (...specs: (DataSpec | { close: bigint; connId: number })[]) => {
-    const recs = specs.map((s) => ('close' in s ? closeRecord(s.close, s.connId) : dataRecord(s)));
+  const feed = (...specs: (DataSpec | BindSpec | { close: bigint; connId: number })[]) => {
+    const recs = specs.map((s) => ('close' in s ? closeRecord(s.close, s.connId) : 'tlsId' in s ? tlsBindRecord(s) : dataRecord(s)));
     dec.decode(Buffer.concat(recs), recs.length);
   };
   return { txs, tracker, feed };
@@ -49,7 +49,7 @@ describe('connection tracker', () => {
     assert.deepEqual(
       { ...txs[0], local: undefined, peer: undefined, traceId: 'T', spanId: 'S' },
       {
-        kind: 'http', role: 'server', protocol: 'HTTP/1.1', pid: 7, process: 'srv#7', method: 'GET', target: '/a', host: 'h',
+        kind: 'http', role: 'server', protocol: 'HTTP/1.1', tls: false, pid: 7, process: 'srv#7', method: 'GET', target: '/a', host: 'h',
         userAgent: undefined, status: 200, startTimeUnixNano: 1_000_000_000_010n, durationNs: 30, requestBytes: 0,
         responseBytes: 30000, local: undefined, peer: undefined, truncated: false,
         traceId: 'T', spanId: 'S', parentSpanId: '', traceState: '', sampled: true, route: undefined,
@@ -164,5 +164,57 @@ describe('connection tracker', () => {
     assert.equal(tracker.size, 4);
     assert.equal(tracker.stats.connectionsEvicted, 2);
     assert.equal(tracker.stats.http1.unansweredRequests, 2);
+  });
+
+  describe('TLS sessions', () => {
+    const TLS = 1;
+    const RESP = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    const bind = (tlsId: number, connId: number, filtered = false): BindSpec => ({
+      ts: 5n, tgid: 9, tlsId, connId, local: [[127, 0, 0, 1], 8443], peer: [[127, 0, 0, 1], 50000], role: 2, filtered,
+    });
+    // Plaintext of a session with no socket yet: no tuple (family 0), role unknown.
+    const unbound = (tlsId: number, ts: bigint, dir: 0 | 1, payload: Buffer, pos = 0): DataSpec => ({
+      ts, tgid: 9, connId: tlsId, streamPos: pos, syscallBytes: payload.length, payload, direction: dir, role: 0, flags: TLS, family: 0,
+    });
+
+    it('holds plaintext until the bind, then reports it with the socket endpoints and role, marked tls', () => {
+      const { txs, tracker, feed } = setup();
+      feed(unbound(77, 10n, IN, REQ), unbound(77, 20n, OUT, RESP));
+      assert.equal(txs.length, 0);
+      feed(bind(77, 5));
+      assert.deepEqual(
+        txs.map((t) => [t.tls, t.role, t.method, t.target, t.status, t.local, t.peer, t.durationNs]),
+        [[true, 'server', 'GET', '/a', 200, { address: '127.0.0.1', port: 8443 }, { address: '127.0.0.1', port: 50000 }, 10]],
+      );
+      assert.deepEqual([tracker.stats.tlsSessionsBound, tracker.stats.bytesTlsUnbound], [1, 0]);
+    });
+
+    it("a bound session's data opens it directly; the socket's close ends it, unanswered requests unreported", () => {
+      const { txs, tracker, feed } = setup();
+      feed(bind(78, 6));
+      feed({ ts: 10n, tgid: 9, connId: 78, streamPos: 0, syscallBytes: REQ.length, payload: REQ, direction: IN, role: 2, flags: TLS, local: [[127, 0, 0, 1], 8443] });
+      feed({ ts: 20n, tgid: 9, connId: 78, streamPos: 0, syscallBytes: RESP.length, payload: RESP, direction: OUT, role: 2, flags: TLS, local: [[127, 0, 0, 1], 8443] });
+      feed({ ts: 30n, tgid: 9, connId: 78, streamPos: REQ.length, syscallBytes: REQ.length, payload: REQ, direction: IN, role: 2, flags: TLS, local: [[127, 0, 0, 1], 8443] });
+      assert.equal(tracker.size, 1);
+      feed({ close: 40n, connId: 6 });
+      assert.deepEqual(txs.map((t) => [t.tls, t.role, t.status]), [[true, 'server', 200]]);
+      assert.deepEqual([tracker.size, tracker.stats.connectionsClosed], [0, 1]);
+    });
+
+    it('a filtered bind drops the held plaintext and everything after, counted', () => {
+      const { txs, tracker, feed } = setup();
+      feed(unbound(79, 10n, IN, REQ), bind(79, 7, true), unbound(79, 20n, OUT, RESP));
+      assert.equal(txs.length, 0);
+      assert.deepEqual([tracker.size, tracker.stats.bytesTlsFiltered, tracker.stats.tlsSessionsBound], [0, REQ.length + RESP.length, 0]);
+    });
+
+    it('holds at most 64 KiB unbound; the rest, and what never binds, is counted', () => {
+      const { tracker, feed } = setup();
+      const big = Buffer.alloc(40 * 1024, 0x61);
+      feed(unbound(80, 10n, IN, big), unbound(80, 11n, IN, big, big.length));
+      assert.equal(tracker.stats.bytesTlsUnbound, big.length);
+      tracker.sweep(Date.now() + 120_000);
+      assert.equal(tracker.stats.bytesTlsUnbound, 2 * big.length);
+    });
   });
 });

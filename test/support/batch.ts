@@ -1,9 +1,10 @@
 // Builds batches in the addon's format (records padded to 8 bytes), to test
 // the decoder and the tracker without the kernel.
-import { CLOSE_EVENT_SIZE, DATA_EVENT_SIZE, EV_CLOSE, EV_DATA, EXPECTED } from '../../src/capture/layout';
+import { CLOSE_EVENT_SIZE, DATA_EVENT_SIZE, EV_CLOSE, EV_DATA, EV_TLS_BIND, EXPECTED, TLS_BIND_EVENT_SIZE } from '../../src/capture/layout';
 
 const D = EXPECTED.sl_data_event;
 const C = EXPECTED.sl_close_event;
+const B = EXPECTED.sl_tls_bind_event;
 const T = EXPECTED.sl_tuple;
 
 export interface DataSpec {
@@ -24,6 +25,8 @@ export interface DataSpec {
   local?: [number[], number];
   peer?: [number[], number];
   family?: number;
+  /** sl_header.flags (1: TLS plaintext, connId is the TLS session's). */
+  flags?: number;
 }
 
 function u64(b: Buffer, off: number, v: number): void {
@@ -36,6 +39,7 @@ export function dataRecord(s: DataSpec): Buffer {
   const size = DATA_EVENT_SIZE + payload.length;
   const b = Buffer.alloc((size + 7) & ~7);
   b.writeUInt16LE(EV_DATA, 0);
+  b.writeUInt16LE(s.flags ?? 0, 2);
   b.writeUInt32LE(size, 4);
   b.writeBigUInt64LE(s.ts, 8);
   b.writeUInt32LE(s.tgid ?? 100, 16);
@@ -72,5 +76,40 @@ export function closeRecord(ts: bigint, connId: number): Buffer {
   b.writeBigUInt64LE(ts, 8);
   u64(b, C.conn_id[0], connId);
   b.writeUInt32LE(0xffffffff, C.fd[0]);
+  return b;
+}
+
+export interface BindSpec {
+  ts: bigint;
+  tgid?: number;
+  tlsId: number;
+  connId: number;
+  local: [number[], number];
+  peer: [number[], number];
+  role: number;
+  how?: number;
+  filtered?: boolean;
+  comm?: string;
+}
+
+export function tlsBindRecord(s: BindSpec): Buffer {
+  const b = Buffer.alloc(TLS_BIND_EVENT_SIZE);
+  b.writeUInt16LE(EV_TLS_BIND, 0);
+  b.writeUInt32LE(TLS_BIND_EVENT_SIZE, 4);
+  b.writeBigUInt64LE(s.ts, 8);
+  b.writeUInt32LE(s.tgid ?? 100, 16);
+  b.writeUInt32LE(s.tgid ?? 100, 20);
+  u64(b, B.tls_id[0], s.tlsId);
+  u64(b, B.conn_id[0], s.connId);
+  const t = B.tuple[0];
+  Buffer.from(s.local[0]).copy(b, t + T.saddr[0]);
+  Buffer.from(s.peer[0]).copy(b, t + T.daddr[0]);
+  b.writeUInt16LE(s.local[1], t + T.sport[0]);
+  b.writeUInt16LE(s.peer[1], t + T.dport[0]);
+  b.writeUInt16LE(2, t + T.family[0]);
+  b[B.role[0]] = s.role;
+  b[B.how[0]] = s.how ?? 2;
+  b[B.filtered[0]] = s.filtered ? 1 : 0;
+  b.write((s.comm ?? 'server').slice(0, 15), B.comm[0], 'latin1');
   return b;
 }

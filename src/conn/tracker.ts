@@ -119,7 +119,8 @@ export class ConnectionTracker implements EventSink {
   private readonly conns = new Map<number, Connection>();
   /** Socket connection id -> the TLS session bound to it. */
   private readonly tlsBySocket = new Map<number, number>();
-  /** TLS sessions whose socket is left out by the port filters. */
+  /** TLS sessions just found to ride on a filtered socket: the kernel ships nothing more of them,
+   * so this only catches events already in flight, and each sweep empties it. */
   private readonly tlsFiltered = new Set<number>();
   private now = Date.now();
   /** Thread of the event being parsed: the parser's callbacks run inside its push. */
@@ -327,6 +328,7 @@ export class ConnectionTracker implements EventSink {
    */
   sweep(now = Date.now()): void {
     this.now = now;
+    this.tlsFiltered.clear();
     const cutoff = now - this.opts.idleTimeoutMs;
     for (const [id, c] of this.conns) {
       if (c.lastSeen < cutoff) this.evict(id, c);

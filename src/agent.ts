@@ -79,7 +79,8 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
     const c = capture.stats();
     return {
       eventsReceived: c.events,
-      kernelDrops: c.kernel.ringbufDrops + c.kernel.ringbufCloseDrops,
+      // Close events lost are already among ringbufDrops (ringbufCloseDrops is their share).
+      kernelDrops: c.kernel.ringbufDrops,
       ...parserStats(tracker),
       connectionsTracked: tracker.size,
       spansExported: telemetry.spans?.stats.exported ?? 0,

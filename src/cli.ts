@@ -174,7 +174,7 @@ function withSettings(cmd: Command): Command {
     .option('--syscall-cap-bytes <n>', 'payload bytes captured per syscall (default 16384)')
     .option('--ring-bytes <n>', 'kernel ring buffer size, a power of two (default 8388608)')
     .option('--admin-port <n>', 'port of /healthz, /readyz, /stats (default 9464, 0 disables)')
-    .option('--admin-host <addr>', 'address the admin server listens on (default 0.0.0.0)')
+    .option('--admin-host <addr>', 'address the admin server listens on (default 127.0.0.1; 0.0.0.0 in a Kubernetes pod)')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
     .option('--config <file>', 'YAML file of settings (flags and SIDELIGHT_* variables win)')
     .option('--no-redact-query', 'show query values instead of REDACTED')

@@ -88,7 +88,7 @@ export const DEFAULTS: Config = {
   syscallCapBytes: 16384,
   ringBytes: 8 * 1024 * 1024,
   adminPort: 9464,
-  adminHost: '0.0.0.0',
+  adminHost: '127.0.0.1',
   logLevel: 'info',
   maxConnections: 65536,
   idleTimeoutSec: 300,
@@ -377,8 +377,13 @@ function sourceOf(raw: RawConfig, field: keyof Config, fallback: string): string
   return name ? `${o.source} ${name}` : o.source;
 }
 
+/** In a pod (the API server's address is in every container's environment), the admin server must answer the kubelet's probes and Prometheus on the pod address; elsewhere it stays on loopback unless configured. */
+export function runningInKubernetes(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !!env.KUBERNETES_SERVICE_HOST;
+}
+
 /** Merges the sources (flags > env > file > defaults) and validates. */
-export function resolveConfig(sources: { flags?: RawConfig; env?: RawConfig; file?: RawConfig }): Config {
+export function resolveConfig(sources: { flags?: RawConfig; env?: RawConfig; file?: RawConfig }, inKubernetes = runningInKubernetes()): Config {
   const pick = (field: keyof Config): Raw | undefined => {
     const name = SETTINGS[field].name;
     if (sources.flags?.[field] !== undefined) return { value: sources.flags[field], name, source: 'command line' };
@@ -416,6 +421,8 @@ export function resolveConfig(sources: { flags?: RawConfig; env?: RawConfig; fil
   if ((r = pick('adminHost'))) {
     if (typeof r.value !== 'string' || r.value === '') fail(r, 'expected an address to listen on');
     c.adminHost = r.value;
+  } else if (inKubernetes) {
+    c.adminHost = '0.0.0.0';
   }
   if ((r = pick('logLevel'))) c.logLevel = oneOf(r, ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const);
   if ((r = pick('maxConnections'))) c.maxConnections = integer(r, 16, 16_777_216);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, DEFAULTS, SETTINGS, fromEnv, fromFile, resolveConfig, type Config } from '../../src/config/config';
+import { ConfigError, DEFAULTS, SETTINGS, fromEnv, fromFile, resolveConfig, runningInKubernetes, type Config } from '../../src/config/config';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sidelight-config-'));
 function file(name: string, text: string): string {
@@ -14,7 +14,17 @@ function file(name: string, text: string): string {
 
 describe('config', () => {
   it('defaults', () => {
-    assert.deepEqual(resolveConfig({}), DEFAULTS);
+    assert.deepEqual(resolveConfig({}, false), DEFAULTS);
+  });
+
+  it('the admin server listens on loopback by default, on every address in a Kubernetes pod, where configured otherwise', () => {
+    assert.equal(DEFAULTS.adminHost, '127.0.0.1');
+    assert.equal(resolveConfig({}, false).adminHost, '127.0.0.1');
+    assert.equal(resolveConfig({}, true).adminHost, '0.0.0.0');
+    assert.equal(resolveConfig({ env: fromEnv({ SIDELIGHT_ADMIN_HOST: '10.1.2.3' }) }, true).adminHost, '10.1.2.3');
+    assert.equal(resolveConfig({ flags: { adminHost: '::1' } }, false).adminHost, '::1');
+    assert.equal(runningInKubernetes({ KUBERNETES_SERVICE_HOST: '10.96.0.1' }), true);
+    assert.equal(runningInKubernetes({}), false);
   });
 
   it('flags beat environment beat file', () => {

@@ -16,6 +16,7 @@
 #include "layout.h"
 #include "loader.h"
 #include "poller.h"
+#include "privileges.h"
 
 #define CHECK(env, call)                                                          \
 	do {                                                                      \
@@ -333,6 +334,44 @@ static napi_value attach_tls(napi_env env, napi_callback_info info)
 	return r;
 }
 
+/* dropCapabilities(keep: bigint): { effective, bounding: bigint; threads, failed, blocked; boundingDropped }. */
+static napi_value drop_capabilities(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], r, v;
+	uint64_t keep = 0;
+	bool lossless = true;
+	struct sl_caps_result out;
+	char msg[128];
+	int err;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 1 || napi_get_value_bigint_uint64(env, argv[0], &keep, &lossless) != napi_ok || !lossless) {
+		napi_throw_type_error(env, NULL, "dropCapabilities(keep: bigint)");
+		return NULL;
+	}
+	err = sl_drop_caps(keep, &out);
+	if (err) {
+		snprintf(msg, sizeof(msg), "dropping capabilities failed: %s", strerror(-err));
+		napi_throw_error(env, NULL, msg);
+		return NULL;
+	}
+	CHECK(env, napi_create_object(env, &r));
+	CHECK(env, napi_create_bigint_uint64(env, out.effective, &v));
+	CHECK(env, napi_set_named_property(env, r, "effective", v));
+	CHECK(env, napi_create_bigint_uint64(env, out.bounding, &v));
+	CHECK(env, napi_set_named_property(env, r, "bounding", v));
+	CHECK(env, napi_create_int32(env, out.threads, &v));
+	CHECK(env, napi_set_named_property(env, r, "threads", v));
+	CHECK(env, napi_create_int32(env, out.failed, &v));
+	CHECK(env, napi_set_named_property(env, r, "failed", v));
+	CHECK(env, napi_create_int32(env, out.blocked, &v));
+	CHECK(env, napi_set_named_property(env, r, "blocked", v));
+	CHECK(env, napi_get_boolean(env, out.bounding_dropped, &v));
+	CHECK(env, napi_set_named_property(env, r, "boundingDropped", v));
+	return r;
+}
+
 static napi_value set_num(napi_env env, napi_value obj, const char *key, double v)
 {
 	napi_value n;
@@ -437,6 +476,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "skipProcess", NULL, skip_process, NULL, NULL, NULL, napi_default, NULL },
 		{ "unskipProcess", NULL, unskip_process, NULL, NULL, NULL, napi_default, NULL },
 		{ "attachTls", NULL, attach_tls, NULL, NULL, NULL, napi_default, NULL },
+		{ "dropCapabilities", NULL, drop_capabilities, NULL, NULL, NULL, napi_default, NULL },
 		{ "programs", NULL, programs, NULL, NULL, NULL, napi_default, NULL },
 		{ "clockOffsetNs", NULL, clock_offset, NULL, NULL, NULL, napi_default, NULL },
 		{ "layout", NULL, sl_layout_export, NULL, NULL, NULL, napi_default, NULL },

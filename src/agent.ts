@@ -4,6 +4,7 @@ import type http from 'node:http';
 import { startAdminServer } from './admin/server';
 import { Capture, captureOptions } from './capture/capture';
 import { preflight } from './capture/preflight';
+import { dropPrivilegesLogged, type PrivilegeReport } from './capture/privileges';
 import { TlsLibraries } from './capture/tls/libraries';
 import { ListeningPorts } from './conn/listeners';
 import type { Config } from './config/config';
@@ -63,9 +64,11 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
       }
     : tracker;
   let ready = false;
+  let privileges: PrivilegeReport | undefined;
   const tls = config.tls ? new TlsLibraries(capture, log) : undefined;
   const stats = () => ({
     capture: capture.stats(),
+    privileges,
     tls: tls ? { ...tls.stats(), libraries: [...tls.libraries.values()] } : undefined,
     tracker: tracker.stats,
     connections: tracker.size,
@@ -121,9 +124,11 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
   }
   const programs = capture.programs();
   for (const p of programs.filter((p) => !p.attached && !/^u(ret)?probe/.test(p.hook))) log.warn({ program: p.name, hook: p.hook }, `optional program not attached: ${p.error}`);
-  ready = programs.every((p) => !p.required || p.attached);
   // Uprobes go on each TLS library file once found; failures are logged per file and never stop the agent.
   tls?.start();
+  // Everything that needed the full set is done: programs loaded and attached, tracefs mounted.
+  privileges = dropPrivilegesLogged({ tls: !!tls }, log);
+  ready = programs.every((p) => !p.required || p.attached);
   log.info(
     { attached: programs.filter((p) => p.attached).length, programs: programs.length, pids: config.pids, ports: formatPortRanges(config.ports) },
     'capturing',

@@ -2,6 +2,7 @@
 // parsed (see src/capture/recording.ts for the format).
 import { Capture, captureOptions } from './capture/capture';
 import { preflight } from './capture/preflight';
+import { dropPrivilegesLogged } from './capture/privileges';
 import { RecordingWriter } from './capture/recording';
 import { ListeningPorts } from './conn/listeners';
 import type { Config } from './config/config';
@@ -19,6 +20,8 @@ export async function recordCapture(config: Config, file: string, log: Logger, s
     listeningPorts: new ListeningPorts().snapshot(),
   });
   capture.start(opts, { onData() {}, onClose() {}, onTlsBind() {} }, (batch, count) => writer.write(batch, count));
+  // The file is open and the programs attached: nothing more needs privileges.
+  dropPrivilegesLogged({ tls: false }, log);
   log.info({ file, pids: config.pids, ports: formatPortRanges(config.ports) }, 'recording');
   await new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();

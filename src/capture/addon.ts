@@ -47,6 +47,19 @@ export interface AddonStats {
   kernel: KernelStats;
 }
 
+export interface CapabilityDrop {
+  /** The calling thread's effective and bounding sets afterwards. */
+  effective: bigint;
+  bounding: bigint;
+  /** Threads of the process, and those still holding a capability outside the kept set. */
+  threads: number;
+  failed: number;
+  /** Threads that block every signal, so keep their set (Node before 22.14: its SIGUSR1 inspector thread). */
+  blocked: number;
+  /** The bounding set could be cut as well (CAP_SETPCAP was held). */
+  boundingDropped: boolean;
+}
+
 export interface AddonLayout {
   structs: Record<string, { size: number; fields: Record<string, [number, number]> }>;
   constants: Record<string, number>;
@@ -62,6 +75,8 @@ export interface Addon {
   /** Puts the TLS uprobes on one library file; throws one line when it cannot. */
   attachTls(file: string, memoryBio: boolean): { attached: number; missing: string[] };
   programs(): ProgramStatus[];
+  /** Keeps only the capabilities whose bits are set, in every thread of the process (see native/privileges.c). */
+  dropCapabilities(keep: bigint): CapabilityDrop;
   clockOffsetNs(): bigint;
   layout(): AddonLayout;
 }

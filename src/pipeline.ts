@@ -50,7 +50,7 @@ export function buildPipeline(
 }
 
 /** What the parsers could not use, and what they rebuilt (the self-metrics' parser part). */
-export function parserStats(tracker: ConnectionTracker): Pick<SelfStats, 'bytesUnparsed' | 'parseErrors' | 'http2Unknown' | 'http2Streams' | 'transactions'> {
+export function parserStats(tracker: ConnectionTracker): Pick<SelfStats, 'bytesUnparsed' | 'parseErrors' | 'http2Unknown' | 'http2Streams' | 'transactions' | 'connectionsLimited'> {
   const t = tracker.stats;
   return {
     bytesUnparsed: {
@@ -62,7 +62,9 @@ export function parserStats(tracker: ConnectionTracker): Pick<SelfStats, 'bytesU
       desynced_http2: t.http2.frames.bytesDesynced,
       tls_unbound: t.bytesTlsUnbound,
       tls_filtered: t.bytesTlsFiltered,
+      limit: t.bytesLimited,
     },
+    connectionsLimited: { ...t.connectionsLimited },
     parseErrors: { http1: t.http1.parseErrors, http2_framing: t.http2.frames.desyncs, hpack: t.http2.hpackErrors },
     http2Unknown: {
       hpack_refs: t.http2.hpack.unknownRefs,

@@ -13,6 +13,7 @@ import {
   type Http1Transaction,
 } from '../protocols/http1';
 import { Http2Session, newHttp2Stats, type Http2Stats, type Http2Transaction, type Side } from '../protocols/http2';
+import { LIMITS, type Limit } from '../protocols/limits';
 import type { WallClock } from '../transactions/clock';
 import { linkKey, TraceLinker, type LinkState, type RequestContext } from '../transactions/linker';
 import type { HttpTransaction, Role } from '../transactions/transaction';
@@ -62,6 +63,10 @@ export interface TrackerStats {
   bytesTlsFiltered: number;
   /** TLS sessions matched to their socket. */
   tlsSessionsBound: number;
+  /** Connections that crossed a bound of src/protocols/limits.ts and were skipped from there, by limit. */
+  connectionsLimited: Record<Limit, number>;
+  /** Bytes of those connections from the piece that crossed the bound on. */
+  bytesLimited: number;
   http1: Http1Stats;
   http2: Http2Stats;
 }
@@ -90,6 +95,8 @@ interface Connection {
   early: { pieces: Piece[]; bytes: number; dropped: number; syscalls: number } | undefined;
   /** Trace linking state, made with the exchange (the role is known by then). */
   link: LinkState | undefined;
+  /** A bound was crossed: its parser has stopped and its bytes are only counted. */
+  limited: boolean;
   lastSeen: number;
 }
 
@@ -113,7 +120,9 @@ export class ConnectionTracker implements EventSink {
   readonly stats: TrackerStats = {
     connectionsOpened: 0, connectionsClosed: 0, connectionsEvicted: 0, bytesBeforeRole: 0,
     bytesUnclassified: 0, bytesUncaptured: 0, bytesLost: 0, bytesOverlapped: 0, bytesTlsUnbound: 0,
-    bytesTlsFiltered: 0, tlsSessionsBound: 0, http1: newHttp1Stats(),
+    bytesTlsFiltered: 0, tlsSessionsBound: 0,
+    connectionsLimited: Object.fromEntries(LIMITS.map((l) => [l, 0])) as Record<Limit, number>,
+    bytesLimited: 0, http1: newHttp1Stats(),
     http2: newHttp2Stats(),
   };
   private readonly conns = new Map<number, Connection>();
@@ -248,6 +257,10 @@ export class ConnectionTracker implements EventSink {
     const lastOfSyscall = ev.chunkOffset + len >= ev.captured;
     const syscallEnd = ev.streamPos + ev.syscallBytes;
     let sink: StreamSink | undefined;
+    if (c.limited) {
+      this.countLimited(c, dir, lastOfSyscall ? Math.max(syscallEnd, start + len) : start + len);
+      return;
+    }
     if (klass === CLASS_HTTP2 || c.h2) {
       sink = c.h2 ??= this.newHttp2(c);
     } else {
@@ -278,6 +291,12 @@ export class ConnectionTracker implements EventSink {
       at += dup;
     }
     if (payload.length > 0) sink.push(dir, payload, ts, at === ev.streamPos);
+    if (c.limited) {
+      // This piece crossed the bound: it and everything after it count as limited.
+      c.next[dir] = at;
+      this.countLimited(c, dir, lastOfSyscall ? Math.max(syscallEnd, at + payload.length) : at + payload.length);
+      return;
+    }
     c.next[dir] = Math.max(c.next[dir], at + payload.length);
     // The syscall's bytes past what was captured: stepped over by count.
     if (lastOfSyscall && syscallEnd > c.next[dir]) {
@@ -285,6 +304,18 @@ export class ConnectionTracker implements EventSink {
       sink.skip(dir, syscallEnd - c.next[dir], ts);
       c.next[dir] = syscallEnd;
     }
+  }
+
+  private countLimited(c: Connection, dir: Side, end: number): void {
+    if (end > c.next[dir]) {
+      this.stats.bytesLimited += end - c.next[dir];
+      c.next[dir] = end;
+    }
+  }
+
+  private limitCrossed(c: Connection, limit: Limit): void {
+    c.limited = true;
+    this.stats.connectionsLimited[limit]++;
   }
 
   /** The HTTP/1 exchange as a sink by direction: requests flow toward the server. */
@@ -382,6 +413,7 @@ export class ConnectionTracker implements EventSink {
       h2: undefined,
       early: undefined,
       link: undefined,
+      limited: false,
       lastSeen: this.now,
     };
   }
@@ -412,6 +444,7 @@ export class ConnectionTracker implements EventSink {
       (side) => {
         c.role = side === DIR_INGRESS ? 'server' : 'client';
       },
+      (limit) => this.limitCrossed(c, limit),
     );
   }
 
@@ -507,6 +540,7 @@ export class ConnectionTracker implements EventSink {
         ? (head, startNs) => this.linker.serverRequest(link, this.tid, head, startNs)
         : (head, startNs) => this.linker.clientRequest(link, this.tid, head, startNs),
       (ctx) => ctx && this.linker.finished(ctx),
+      (limit) => this.limitCrossed(c, limit),
     );
   }
 

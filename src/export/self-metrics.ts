@@ -15,6 +15,8 @@ export interface SelfStats {
   /** HTTP/2 streams that did not end in a response, by outcome. */
   http2Streams: Record<string, number>;
   connectionsTracked: number;
+  /** Connections skipped after crossing a bound of src/protocols/limits.ts, by limit. */
+  connectionsLimited: Record<string, number>;
   transactions: number;
   spansExported: number;
   /** Spans dropped, by reason. */
@@ -66,6 +68,7 @@ export function registerSelfMetrics(registry: Registry, stats: () => SelfStats):
   mirrored(registry, 'sidelight_parse_errors_total', 'Parse errors (framing lost), by protocol.', 'protocol', (s) => s.parseErrors, snap);
   mirrored(registry, 'sidelight_http2_unknown_total', 'HTTP/2 header state the agent could not know: HPACK references to entries from before it attached, transactions reported with unknown fields, header blocks lost.', 'what', (s) => s.http2Unknown, snap);
   mirrored(registry, 'sidelight_http2_streams_total', 'HTTP/2 streams by how they ended other than with a response: reset, unanswered (closed, GOAWAY, evicted), response without a seen request.', 'outcome', (s) => s.http2Streams, snap);
+  mirrored(registry, 'sidelight_connections_limited_total', 'Connections that crossed a parser bound (hostile or broken input) and were skipped from there on, by limit; their later bytes count as bytes_unparsed reason="limit".', 'limit', (s) => s.connectionsLimited, snap);
   mirrored(registry, 'sidelight_transactions_total', 'Transactions rebuilt.', undefined, (s) => s.transactions, snap);
   mirrored(registry, 'sidelight_spans_exported_total', 'Spans accepted by the OTLP endpoint.', undefined, (s) => s.spansExported, snap);
   mirrored(registry, 'sidelight_spans_dropped_total', 'Spans not exported, by reason.', 'reason', (s) => s.spansDropped, snap);

@@ -345,6 +345,7 @@ async function agentExposition(): Promise<string> {
     http2Unknown: { hpack_refs: 0 },
     http2Streams: { reset: 0 },
     connectionsTracked: 2,
+    connectionsLimited: {},
     transactions: 5,
     spansExported: 5,
     spansDropped: { queue_full: 0 },

@@ -329,6 +329,7 @@ function selfStats(): SelfStats {
     http2Unknown: { hpack_refs: 4 },
     http2Streams: { reset: 1 },
     connectionsTracked: 17,
+    connectionsLimited: { http1_head: 2, hpack: 1 },
     transactions: 250,
     spansExported: 240,
     spansDropped: { queue_full: 10 },
@@ -358,6 +359,7 @@ function selfExposition(s: SelfStats): string {
   counter('sidelight_parse_errors_total', 'Parse errors (framing lost), by protocol.', 'protocol', s.parseErrors);
   counter('sidelight_http2_unknown_total', 'HTTP/2 header state the agent could not know: HPACK references to entries from before it attached, transactions reported with unknown fields, header blocks lost.', 'what', s.http2Unknown);
   counter('sidelight_http2_streams_total', 'HTTP/2 streams by how they ended other than with a response: reset, unanswered (closed, GOAWAY, evicted), response without a seen request.', 'outcome', s.http2Streams);
+  counter('sidelight_connections_limited_total', 'Connections that crossed a parser bound (hostile or broken input) and were skipped from there on, by limit; their later bytes count as bytes_unparsed reason="limit".', 'limit', s.connectionsLimited);
   counter('sidelight_transactions_total', 'Transactions rebuilt.', undefined, s.transactions);
   counter('sidelight_spans_exported_total', 'Spans accepted by the OTLP endpoint.', undefined, s.spansExported);
   counter('sidelight_spans_dropped_total', 'Spans not exported, by reason.', 'reason', s.spansDropped);
@@ -408,6 +410,11 @@ describe('self metrics', () => {
         '# HELP sidelight_http2_streams_total HTTP/2 streams by how they ended other than with a response: reset, unanswered (closed, GOAWAY, evicted), response without a seen request.',
         '# TYPE sidelight_http2_streams_total counter',
         'sidelight_http2_streams_total{outcome="reset"} 1',
+        '',
+        '# HELP sidelight_connections_limited_total Connections that crossed a parser bound (hostile or broken input) and were skipped from there on, by limit; their later bytes count as bytes_unparsed reason="limit".',
+        '# TYPE sidelight_connections_limited_total counter',
+        'sidelight_connections_limited_total{limit="http1_head"} 2',
+        'sidelight_connections_limited_total{limit="hpack"} 1',
         '',
         '# HELP sidelight_transactions_total Transactions rebuilt.',
         '# TYPE sidelight_transactions_total counter',

@@ -42,6 +42,8 @@ interface Outcome {
   txs: Http2Transaction<number>[];
   stats: Http2Stats;
   requests: string[];
+  /** Bounds crossed (src/protocols/limits.ts): the session stops at the first. */
+  limits: string[];
 }
 
 type Splitter = (n: number) => number[];
@@ -50,6 +52,7 @@ function run(sc: Scenario, split: Splitter = (n) => [n]): Outcome {
   const txs: Http2Transaction<number>[] = [];
   const stats = newHttp2Stats();
   const requests: string[] = [];
+  const limits: string[] = [];
   let next = 1;
   const session = new Http2Session<number>(
     (tx) => txs.push(tx),
@@ -59,6 +62,9 @@ function run(sc: Scenario, split: Splitter = (n) => [n]): Outcome {
       requests.push(`${head.method} ${head.target}`);
       return next++;
     },
+    undefined,
+    undefined,
+    (limit) => limits.push(limit),
   );
   for (const step of sc.steps) {
     if ('close' in step) session.close();
@@ -71,7 +77,7 @@ function run(sc: Scenario, split: Splitter = (n) => [n]): Outcome {
       }
     }
   }
-  return { txs, stats, requests };
+  return { txs, stats, requests, limits };
 }
 
 /** Runs whole, split at every byte, and in random pieces; all runs must agree. */
@@ -82,6 +88,7 @@ function replay(sc: Scenario): Outcome {
     const r = run(sc, (n) => (cut < n ? [cut, n - cut] : [n]));
     assert.deepEqual(r.txs, whole.txs, `split at ${cut}`);
     assert.deepEqual(r.stats, whole.stats, `split at ${cut}`);
+    assert.deepEqual(r.limits, whole.limits, `split at ${cut}`);
   }
   fc.assert(
     fc.property(fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 40 }), (sizes) => {
@@ -97,6 +104,7 @@ function replay(sc: Scenario): Outcome {
       });
       assert.deepEqual(r.txs, whole.txs);
       assert.deepEqual(r.stats, whole.stats);
+      assert.deepEqual(r.limits, whole.limits);
     }),
     { numRuns: 30 },
   );
@@ -288,9 +296,12 @@ describe('HTTP/2 session', () => {
         { side: S, bytes: headers(3, block({ sizeUpdate: 1024 }, { index: 8 }), true), ts: 30n },
       ],
     });
-    // The second update exceeds what the client allowed: that block is malformed, the stream still ends.
-    assert.deepEqual(out.txs.map((t) => [t.streamId, t.status, t.unknown]), [[1, 200, []], [3, undefined, ['status']]]);
+    // The second update exceeds what the client allowed: a decoding error, which ends the connection for the peers
+    // (RFC 9113 §4.3) and for the parser: stream 3 is never reported.
+    assert.deepEqual(out.txs.map((t) => [t.streamId, t.status, t.unknown]), [[1, 200, []]]);
     assert.equal(out.stats.hpackErrors, 1);
+    assert.equal(out.stats.unansweredStreams, 1);
+    assert.deepEqual(out.limits, ['hpack']);
   });
 
   it('a lowered SETTINGS_HEADER_TABLE_SIZE binds only once acknowledged', () => {
@@ -304,8 +315,9 @@ describe('HTTP/2 session', () => {
         { side: S, bytes: Buffer.concat([ack, headers(3, block({ sizeUpdate: 1024 }, { index: 8 }), true)]), ts: 30n },
       ],
     });
-    assert.deepEqual(out.txs.map((t) => [t.streamId, t.status]), [[1, 200], [3, undefined]]);
+    assert.deepEqual(out.txs.map((t) => [t.streamId, t.status]), [[1, 200]]);
     assert.equal(out.stats.hpackErrors, 1);
+    assert.deepEqual(out.limits, ['hpack']);
   });
 
   it('GOAWAY and close: unanswered streams are counted, never reported', () => {

@@ -13,6 +13,7 @@ import {
   type Http1RequestHead,
   type Http1Stats,
 } from './message';
+import { MAX_PENDING_REQUESTS, type Limit, type LimitHook } from '../limits';
 
 export interface Http1Transaction<C = undefined> {
   /** From the request line; HTTP/1.x with x >= 1 is reported as HTTP/1.1. */
@@ -93,6 +94,8 @@ export class Http1Exchange<C = undefined> {
     private readonly onRequest?: RequestHook<C>,
     /** A request that will never be answered (dropped, connection gone). */
     private readonly onUnanswered?: (ctx: C | undefined) => void,
+    /** A bound was crossed: the exchange has stopped (see src/protocols/limits.ts). */
+    private readonly onLimit?: LimitHook,
   ) {
     this.stats = stats ?? newHttp1Stats();
     const requestSink: Http1MessageSink = {
@@ -104,6 +107,7 @@ export class Http1Exchange<C = undefined> {
       onUpgrade: () => undefined,
       onDesync: (n) => this.requestEnd(n, true),
       onDiscard: () => undefined,
+      onLimit: (limit) => this.limit(limit),
     };
     const responseSink: Http1MessageSink = {
       onMessageStart: (ts, afterResync) => this.responseStart(ts, afterResync),
@@ -114,6 +118,7 @@ export class Http1Exchange<C = undefined> {
       onUpgrade: () => this.upgrade(),
       onDesync: (n, ts) => this.responseDesync(n, ts),
       onDiscard: (ts) => this.responseDiscard(ts),
+      onLimit: (limit) => this.limit(limit),
     };
     this.req = new Http1MessageParser(true, requestSink, this.stats);
     this.resp = new Http1MessageParser(false, responseSink, this.stats);
@@ -160,6 +165,25 @@ export class Http1Exchange<C = undefined> {
     this.abandon();
   }
 
+  /** True once a bound was crossed: nothing more is parsed. */
+  get limited(): boolean {
+    return this.closed && this.limitHit;
+  }
+
+  private limitHit = false;
+
+  /** A bound crossed on either side: stop, and give up what waits (nothing half-seen is reported). */
+  private limit(limit: Limit): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.limitHit = true;
+    // A response cut earlier by a desync was seen whole up to there: reported as on close.
+    if (this.truncatedOpen) this.flushTruncated();
+    this.respMatched = undefined;
+    this.abandon();
+    this.onLimit?.(limit);
+  }
+
   /** Gives up on every request still waiting (the connection is gone or evicted): counted as unanswered. */
   abandon(): void {
     for (const p of this.queue) this.drop(p);
@@ -178,6 +202,7 @@ export class Http1Exchange<C = undefined> {
   }
 
   private requestHead(head: Http1RequestHead): void {
+    if (this.queue.length >= MAX_PENDING_REQUESTS) return this.limit('http1_pending_requests');
     this.stats.requests++;
     const p: Pending<C> = {
       seq: this.reqStarts,

@@ -12,6 +12,9 @@
 // start of a later push that looks like a message start.
 
 import { latin1 } from '../bytes';
+import { MAX_CHUNK_LINE_BYTES, MAX_HEAD_BYTES, type Limit } from '../limits';
+
+export { MAX_HEAD_BYTES };
 
 export type Http1Version = 'HTTP/1.0' | 'HTTP/1.1';
 
@@ -83,12 +86,10 @@ export interface Http1MessageSink {
   onDesync(bodyBytes: number, ts: bigint): void;
   /** Bytes were thrown away while out of sync; ts of the call that brought them. */
   onDiscard(ts: bigint): void;
+  /** A bound of src/protocols/limits.ts was crossed: the parser has stopped for good. */
+  onLimit(limit: Limit): void;
 }
 
-/** Start line plus header fields plus the blank line, at most. */
-export const MAX_HEAD_BYTES = 64 * 1024;
-/** Same bound for one chunk-size line (with extensions) and a trailer section. */
-const MAX_CHUNK_LINE_BYTES = 64 * 1024;
 const MAX_METHOD_LEN = 32;
 
 const LF = 0x0a;
@@ -202,6 +203,7 @@ const S_TRAILERS = 12;
 const S_UNTIL_CLOSE = 13;
 const S_UPGRADED = 14;
 const S_CLOSED = 15;
+const S_LIMITED = 16; // a bound was crossed: nothing more is parsed
 
 // Start-line scanner phases (requests: RFC 9112 §3, responses: §4).
 const RL_METHOD = 0;
@@ -479,7 +481,7 @@ export class Http1MessageParser {
           pos = this.chunkSize(bytes, pos, end, ts);
           break;
         case S_CHUNK_EXT:
-          pos = this.chunkExt(bytes, pos, end, ts);
+          pos = this.chunkExt(bytes, pos, end);
           break;
         case S_CHUNK_SIZE_LF:
           if (bytes[pos] !== LF) return void this.loseSync(this.unitBytes + end - pos, ts, end);
@@ -569,13 +571,13 @@ export class Http1MessageParser {
     }
     if (i === end) {
       this.headBytes += end - from;
-      if (this.headBytes > MAX_HEAD_BYTES) return this.loseSync(this.headBytes, ts, end);
+      if (this.headBytes > MAX_HEAD_BYTES) return this.exceed('http1_head', end);
       if (this.isRequest) this.appendLine(bytes, from, end);
       return end;
     }
     this.headBytes += i + 1 - from;
     const rest = end - i - 1;
-    if (this.headBytes > MAX_HEAD_BYTES) return this.loseSync(this.headBytes + rest, ts, end);
+    if (this.headBytes > MAX_HEAD_BYTES) return this.exceed('http1_head', end);
     const p = this.slPhase;
     if (this.isRequest) {
       if (p !== RL_DONE && p !== RL_CR) return this.loseSync(this.headBytes + rest, ts, end);
@@ -670,12 +672,12 @@ export class Http1MessageParser {
       const lf = bytes.indexOf(LF, pos);
       if (lf < 0 || lf >= end) {
         this.headBytes += end - pos;
-        if (this.headBytes > MAX_HEAD_BYTES) return this.loseSync(this.headBytes, ts, end);
+        if (this.headBytes > MAX_HEAD_BYTES) return this.exceed('http1_head', end);
         this.appendLine(bytes, pos, end);
         return end;
       }
       this.headBytes += lf + 1 - pos;
-      if (this.headBytes > MAX_HEAD_BYTES) return this.loseSync(this.headBytes + end - lf - 1, ts, end);
+      if (this.headBytes > MAX_HEAD_BYTES) return this.exceed('http1_head', end);
       let buf = bytes;
       let s = pos;
       let e = lf;
@@ -935,9 +937,7 @@ export class Http1MessageParser {
       const b = bytes[pos];
       const h = HEX[b];
       if (h >= 0) {
-        if (this.remaining > (Number.MAX_SAFE_INTEGER - h) / 16) {
-          return this.loseSync(this.unitBytes + end - pos, ts, end);
-        }
+        if (this.remaining > (Number.MAX_SAFE_INTEGER - h) / 16) return this.exceed('http1_chunk_size', end);
         this.remaining = this.remaining * 16 + h;
         this.chunkDigits++;
         this.unitBytes++;
@@ -964,15 +964,15 @@ export class Http1MessageParser {
     return pos;
   }
 
-  private chunkExt(bytes: Uint8Array, pos: number, end: number, ts: bigint): number {
+  private chunkExt(bytes: Uint8Array, pos: number, end: number): number {
     const lf = bytes.indexOf(LF, pos);
     if (lf < 0 || lf >= end) {
       this.unitBytes += end - pos;
-      if (this.unitBytes > MAX_CHUNK_LINE_BYTES) return this.loseSync(this.unitBytes, ts, end);
+      if (this.unitBytes > MAX_CHUNK_LINE_BYTES) return this.exceed('http1_chunk_line', end);
       return end;
     }
     this.unitBytes += lf + 1 - pos;
-    if (this.unitBytes > MAX_CHUNK_LINE_BYTES) return this.loseSync(this.unitBytes + end - lf - 1, ts, end);
+    if (this.unitBytes > MAX_CHUNK_LINE_BYTES) return this.exceed('http1_chunk_line', end);
     return this.chunkLineDone(lf + 1);
   }
 
@@ -998,12 +998,12 @@ export class Http1MessageParser {
         this.unitBytes += n;
         this.trailerLineLen += n;
         this.trailerLastCR = bytes[end - 1] === CR;
-        if (this.unitBytes > MAX_CHUNK_LINE_BYTES) return this.loseSync(this.unitBytes, ts, end);
+        if (this.unitBytes > MAX_CHUNK_LINE_BYTES) return this.exceed('http1_chunk_line', end);
         return end;
       }
       const n = lf - pos;
       this.unitBytes += n + 1;
-      if (this.unitBytes > MAX_CHUNK_LINE_BYTES) return this.loseSync(this.unitBytes + end - lf - 1, ts, end);
+      if (this.unitBytes > MAX_CHUNK_LINE_BYTES) return this.exceed('http1_chunk_line', end);
       const len = this.trailerLineLen + n;
       const lastCR = n > 0 ? bytes[lf - 1] === CR : this.trailerLastCR;
       this.trailerLineLen = 0;
@@ -1025,6 +1025,15 @@ export class Http1MessageParser {
   private upgrade(ts: bigint): void {
     this.state = S_UPGRADED;
     this.sink.onUpgrade(ts);
+  }
+
+  /** A bound crossed: the parser stops for good (the connection's owner counts its bytes from here). Returns end. */
+  private exceed(limit: Limit, end: number): number {
+    this.state = S_LIMITED;
+    this.lineLen = 0;
+    this.line = EMPTY;
+    this.sink.onLimit(limit);
+    return end;
   }
 
   /** Framing lost: `discarded` bytes (the failed unit and the rest of the push) are thrown away. Returns end. */

@@ -10,7 +10,11 @@ export interface HeaderField {
   value: string | undefined;
 }
 
+import { MAX_HEADER_LIST } from '../limits';
+
 export class HpackError extends Error {}
+/** The decoded header list grew past MAX_HEADER_LIST (an HPACK bomb: small refs to large entries). */
+export class HeaderListTooLarge extends HpackError {}
 
 export interface HpackStats {
   /** References to table entries from before the attach (or a loss). */
@@ -264,7 +268,14 @@ export class HpackDecoder {
     this.pos = 0;
     const out: HeaderField[] = [];
     const end = block.length;
+    let listSize = 0;
     while (this.pos < end) {
+      if (out.length > 0) {
+        // RFC 7541 §4.1 sizes: checked as the list grows, so a bomb never materialises.
+        const f = out[out.length - 1];
+        listSize += (f.name?.length ?? 0) + (f.value?.length ?? 0) + 32;
+        if (listSize > MAX_HEADER_LIST) throw new HeaderListTooLarge(`header list above ${MAX_HEADER_LIST} bytes`);
+      }
       const b = block[this.pos];
       if (b & 0x80) {
         const index = this.int(7);
@@ -280,6 +291,10 @@ export class HpackDecoder {
         // Without indexing (0000) or never indexed (0001): same layout.
         out.push(this.literal(4, false));
       }
+    }
+    const last = out[out.length - 1];
+    if (last && listSize + (last.name?.length ?? 0) + (last.value?.length ?? 0) + 32 > MAX_HEADER_LIST) {
+      throw new HeaderListTooLarge(`header list above ${MAX_HEADER_LIST} bytes`);
     }
     return out;
   }

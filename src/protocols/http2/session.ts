@@ -22,7 +22,10 @@ import {
   type FrameStats,
 } from './frames';
 import { GrpcMessageCounter, grpcPathParts, isGrpcContentType, parseGrpcStatus } from './grpc';
-import { HpackDecoder, HpackError, type HeaderField, type HpackStats } from './hpack';
+import { HeaderListTooLarge, HpackDecoder, HpackError, type HeaderField, type HpackStats } from './hpack';
+import { MAX_HEADER_BLOCK, MAX_OPEN_STREAMS, type Limit, type LimitHook } from '../limits';
+
+export { MAX_HEADER_BLOCK, MAX_OPEN_STREAMS };
 import type { UnknownField } from '../../transactions/transaction';
 
 export type Side = 0 | 1;
@@ -104,10 +107,6 @@ export function newHttp2Stats(): Http2Stats {
   };
 }
 
-/** Streams tracked at once per connection; the oldest beyond are given up (counted unanswered). */
-export const MAX_OPEN_STREAMS = 4096;
-/** A header block bigger than this is given up (the table becomes unknown). */
-export const MAX_HEADER_BLOCK = 256 * 1024;
 
 interface Stream<C> {
   id: number;
@@ -191,6 +190,8 @@ export class Http2Session<C = undefined> {
     private readonly onRequest?: Http2RequestHook<C>,
     private readonly onUnanswered?: (ctx: C | undefined) => void,
     private readonly onClientSide?: (side: Side) => void,
+    /** A bound was crossed: the session has stopped (see src/protocols/limits.ts). */
+    private readonly onLimit?: LimitHook,
   ) {
     this.clientSide = opts.clientSide;
     const sink = (side: Side): FrameSink => ({
@@ -205,12 +206,24 @@ export class Http2Session<C = undefined> {
     this.hpack = [new HpackDecoder(opts.complete, stats.hpack), new HpackDecoder(opts.complete, stats.hpack)];
   }
 
+  /** A bound was crossed: nothing more is parsed. */
+  limited = false;
+
   push(side: Side, data: Uint8Array, ts: bigint, syscallStart: boolean): void {
-    this.readers[side].push(data, ts, syscallStart);
+    if (!this.limited) this.readers[side].push(data, ts, syscallStart);
   }
 
   skip(side: Side, n: number, ts: bigint): void {
-    this.readers[side].skip(n, ts);
+    if (!this.limited) this.readers[side].skip(n, ts);
+  }
+
+  /** Stops for good: open streams are given up (counted unanswered, never reported). */
+  private limit(limit: Limit): void {
+    if (this.limited) return;
+    this.limited = true;
+    this.close();
+    this.pending[0] = this.pending[1] = undefined;
+    this.onLimit?.(limit);
   }
 
   /** The connection ended: streams still open were never answered. */
@@ -220,6 +233,8 @@ export class Http2Session<C = undefined> {
   }
 
   private frame(side: Side, h: FrameHeader, p: Uint8Array | undefined, ts: bigint): void {
+    // The rest of a push that crossed a bound still comes through the reader.
+    if (this.limited) return;
     switch (h.type) {
       case FrameType.DATA:
         if (h.flags & FLAG_END_STREAM) this.endOfStream(side, h.streamId, ts);
@@ -296,11 +311,7 @@ export class Http2Session<C = undefined> {
   private addPart(block: PendingBlock, part: Uint8Array): void {
     if (block.lost) return;
     block.bytes += part.length;
-    if (block.bytes > MAX_HEADER_BLOCK) {
-      block.lost = true;
-      block.parts = [];
-      return;
-    }
+    if (block.bytes > MAX_HEADER_BLOCK) return this.limit('http2_header_block');
     block.parts.push(part.slice());
   }
 
@@ -319,8 +330,9 @@ export class Http2Session<C = undefined> {
         fields = this.hpack[side].decode(bytes);
       } catch (e) {
         if (!(e instanceof HpackError)) throw e;
-        this.stats.hpackErrors++;
-        this.stats.headerBlocksLost++;
+        // The peers end the connection on a decoding error (RFC 9113 §4.3): so does the parser.
+        if (!(e instanceof HeaderListTooLarge)) this.stats.hpackErrors++;
+        return this.limit(e instanceof HeaderListTooLarge ? 'http2_header_list' : 'hpack');
       }
     }
     if (type === FrameType.PUSH_PROMISE) return;
@@ -353,7 +365,7 @@ export class Http2Session<C = undefined> {
     // The request half ending (END_STREAM here or on DATA) changes nothing: the response ends the transaction.
   }
 
-  private open(id: number, ts: bigint, b: Block): Stream<C> {
+  private open(id: number, ts: bigint, b: Block): Stream<C> | undefined {
     const unknown: UnknownField[] = [];
     if (b.unknown) {
       if (b.method === undefined) unknown.push('method');
@@ -383,9 +395,8 @@ export class Http2Session<C = undefined> {
       ctx: undefined,
     };
     if (this.streams.size >= MAX_OPEN_STREAMS) {
-      const oldest = this.streams.values().next().value as Stream<C>;
-      this.streams.delete(oldest.id);
-      this.giveUp(oldest);
+      this.limit('http2_open_streams');
+      return undefined;
     }
     this.streams.set(id, s);
     if (this.onRequest) {
@@ -418,6 +429,7 @@ export class Http2Session<C = undefined> {
   }
 
   private data(side: Side, id: number, data: Uint8Array | undefined, n: number): void {
+    if (this.limited) return;
     const s = this.streams.get(id);
     if (!s || this.clientSide === undefined) return;
     const req = side === this.clientSide;

@@ -14,6 +14,8 @@ export const MAX_PENDING_REQUESTS = 4096;
 export const MAX_HEADER_BLOCK = 256 * 1024;
 /** HTTP/2 decoded header list, bytes as RFC 7541 §4.1 counts them (name + value + 32 per field): an HPACK bomb crosses it. */
 export const MAX_HEADER_LIST = 256 * 1024;
+/** HPACK dynamic table size, bytes, whatever the peers' SETTINGS say (they default to 4096; 64 KiB is far above common use). */
+export const MAX_HEADER_TABLE = 64 * 1024;
 /** HTTP/2 streams open at once on one connection (a stream-id storm). */
 export const MAX_OPEN_STREAMS = 4096;
 
@@ -28,13 +30,15 @@ export type Limit =
   | 'http1_pending_requests'
   | 'http2_header_block'
   | 'http2_header_list'
+  /** A table size update above MAX_HEADER_TABLE. */
+  | 'http2_header_table'
   | 'http2_open_streams'
   /** An HPACK decoding error: integer above 2^31 - 1, table size update above the SETTINGS value, index past the table, bad Huffman code. */
   | 'hpack';
 
 export const LIMITS: readonly Limit[] = [
   'http1_head', 'http1_chunk_line', 'http1_chunk_size', 'http1_pending_requests',
-  'http2_header_block', 'http2_header_list', 'http2_open_streams', 'hpack',
+  'http2_header_block', 'http2_header_list', 'http2_header_table', 'http2_open_streams', 'hpack',
 ];
 
 /** Tells the connection's owner that a limit was crossed; the parser has stopped. */

@@ -144,7 +144,7 @@ describe('hostile input: each attack is cut at its bound, skipped and counted', 
     const t = setup();
     t.send(1, IN, Buffer.concat([preface, h2.headers(1, getBlock('/ok'), true)]), HTTP2);
     t.send(1, OUT, Buffer.concat([h2.settings(), h2.headers(1, h2.literals({ ':status': '200' }), true)]), HTTP2);
-    t.send(1, IN, h2.headers(3, Buffer.concat([h2.block({ sizeUpdate: 1 << 20 }), getBlock('/x')]), true), HTTP2);
+    t.send(1, IN, h2.headers(3, Buffer.concat([h2.block({ sizeUpdate: 8192 }), getBlock('/x')]), true), HTTP2);
     t.send(1, OUT, h2.headers(3, h2.literals({ ':status': '200' }), true), HTTP2);
     t.close(1);
     goodNeighbour(t, 2);
@@ -152,6 +152,19 @@ describe('hostile input: each attack is cut at its bound, skipped and counted', 
     assert.deepEqual(t.txs.map((tx) => `${tx.method} ${tx.target} ${tx.status}`), ['GET /ok 200', 'GET /good 200']);
     limitedOnce(t.stats().connectionsLimited, 'hpack');
     assert.equal(t.tracker.stats.http2.unansweredStreams, 0, 'stream 3 was never opened');
+  });
+
+  it('a table size update to 2^31 - 1 after a lost block (the SETTINGS in force unknown): still capped at 64 KiB', () => {
+    const t = setup();
+    // A CONTINUATION nothing waits for: a block was lost, so the client's table and SETTINGS are unknown from here.
+    t.send(1, IN, Buffer.concat([preface, h2.frame(h2.CONTINUATION, h2.END_HEADERS, 1, Buffer.from([0]))]), HTTP2);
+    const grow = Buffer.concat([h2.block({ sizeUpdate: 0x7fffffff }), getBlock('/grow'), h2.block({ name: 'x-big', value: 'v'.repeat(200_000), indexing: true })]);
+    t.send(1, IN, h2.headers(3, grow, true), HTTP2);
+    t.send(1, OUT, Buffer.concat([h2.settings(), h2.headers(3, h2.literals({ ':status': '200' }), true)]), HTTP2);
+    t.close(1);
+    goodNeighbour(t, 2);
+    assertGoodNeighbourOnly(t.txs);
+    limitedOnce(t.stats().connectionsLimited, 'http2_header_table');
   });
 
   it('an HPACK integer above 2^31 - 1: a decoding error, the connection stops', () => {

@@ -179,6 +179,8 @@ export class Http1Exchange<C = undefined> {
     this.limitHit = true;
     // A response cut earlier by a desync was seen whole up to there: reported as on close.
     if (this.truncatedOpen) this.flushTruncated();
+    // The request whose response was being read may be off the queue already: it is unanswered too.
+    if (this.respMatched) this.drop(this.respMatched);
     this.respMatched = undefined;
     this.abandon();
     this.onLimit?.(limit);

@@ -10,11 +10,13 @@ export interface HeaderField {
   value: string | undefined;
 }
 
-import { MAX_HEADER_LIST } from '../limits';
+import { MAX_HEADER_LIST, MAX_HEADER_TABLE } from '../limits';
 
 export class HpackError extends Error {}
 /** The decoded header list grew past MAX_HEADER_LIST (an HPACK bomb: small refs to large entries). */
 export class HeaderListTooLarge extends HpackError {}
+/** A table size update above MAX_HEADER_TABLE, even where the SETTINGS in force are unknown. */
+export class HeaderTableTooLarge extends HpackError {}
 
 export interface HpackStats {
   /** References to table entries from before the attach (or a loss). */
@@ -300,6 +302,8 @@ export class HpackDecoder {
   }
 
   private sizeUpdate(n: number): void {
+    // Attached late or after lost bytes the SETTINGS in force may be unknown, but memory is bounded all the same.
+    if (n > MAX_HEADER_TABLE) throw new HeaderTableTooLarge(`table size update to ${n} above ${MAX_HEADER_TABLE}`);
     if (n > this.limit && !this.older) throw new HpackError(`table size update to ${n} above the limit ${this.limit}`);
     this.maxSize = n;
     this.evict(0);

@@ -22,7 +22,7 @@ import {
   type FrameStats,
 } from './frames';
 import { GrpcMessageCounter, grpcPathParts, isGrpcContentType, parseGrpcStatus } from './grpc';
-import { HeaderListTooLarge, HpackDecoder, HpackError, type HeaderField, type HpackStats } from './hpack';
+import { HeaderListTooLarge, HeaderTableTooLarge, HpackDecoder, HpackError, type HeaderField, type HpackStats } from './hpack';
 import { MAX_HEADER_BLOCK, MAX_OPEN_STREAMS, type Limit, type LimitHook } from '../limits';
 
 export { MAX_HEADER_BLOCK, MAX_OPEN_STREAMS };
@@ -312,7 +312,8 @@ export class Http2Session<C = undefined> {
     if (block.lost) return;
     block.bytes += part.length;
     if (block.bytes > MAX_HEADER_BLOCK) return this.limit('http2_header_block');
-    block.parts.push(part.slice());
+    // A copy: on a Buffer (the decoder's views of a batch) slice() would share the bytes the addon reuses.
+    block.parts.push(Uint8Array.prototype.slice.call(part));
   }
 
   private blockLost(side: Side): void {
@@ -331,8 +332,10 @@ export class Http2Session<C = undefined> {
       } catch (e) {
         if (!(e instanceof HpackError)) throw e;
         // The peers end the connection on a decoding error (RFC 9113 §4.3): so does the parser.
-        if (!(e instanceof HeaderListTooLarge)) this.stats.hpackErrors++;
-        return this.limit(e instanceof HeaderListTooLarge ? 'http2_header_list' : 'hpack');
+        if (e instanceof HeaderListTooLarge) return this.limit('http2_header_list');
+        if (e instanceof HeaderTableTooLarge) return this.limit('http2_header_table');
+        this.stats.hpackErrors++;
+        return this.limit('hpack');
       }
     }
     if (type === FrameType.PUSH_PROMISE) return;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,19 +281,67 @@ const char *sl_loader_tls_symbol(int i)
 	return i >= 0 && i < SL_TLS_PROBES ? tls_probes[i].symbol : "";
 }
 
+/* Links destroyed per thread: each close waits for an RCU grace period
+ * (~0.1 s here), and waits in parallel threads share grace periods. */
+#define SL_DETACH_THREADS 32
+
+struct sl_detach_job {
+	struct bpf_link **links;
+	size_t n, first;
+};
+
+static void *detach_some(void *arg)
+{
+	struct sl_detach_job *j = arg;
+
+	for (size_t i = j->first; i < j->n; i += SL_DETACH_THREADS)
+		bpf_link__destroy(j->links[i]);
+	return NULL;
+}
+
+static void destroy_links(struct bpf_link **links, size_t n)
+{
+	struct sl_detach_job jobs[SL_DETACH_THREADS];
+	pthread_t threads[SL_DETACH_THREADS];
+	bool started[SL_DETACH_THREADS] = {};
+
+	for (size_t t = 0; t < SL_DETACH_THREADS && t < n; t++) {
+		jobs[t] = (struct sl_detach_job){ links, n, t };
+		started[t] = pthread_create(&threads[t], NULL, detach_some, &jobs[t]) == 0;
+		if (!started[t])
+			detach_some(&jobs[t]);
+	}
+	for (size_t t = 0; t < SL_DETACH_THREADS && t < n; t++)
+		if (started[t])
+			pthread_join(threads[t], NULL);
+}
+
 void sl_loader_detach(struct sl_loader *l)
 {
+	size_t n = 0, cap = l->ntls * SL_TLS_PROBES + l->nprogs;
+	struct bpf_link **all = calloc(cap ? cap : 1, sizeof(*all));
+
 	for (size_t i = 0; i < l->ntls; i++)
 		for (int j = 0; j < SL_TLS_PROBES; j++)
-			bpf_link__destroy(l->tls[i].links[j]);
+			if (l->tls[i].links[j]) {
+				if (all)
+					all[n++] = l->tls[i].links[j];
+				else
+					bpf_link__destroy(l->tls[i].links[j]);
+			}
 	l->ntls = 0;
 	for (size_t i = 0; i < l->nprogs; i++) {
 		if (l->links[i]) {
-			bpf_link__destroy(l->links[i]);
+			if (all)
+				all[n++] = l->links[i];
+			else
+				bpf_link__destroy(l->links[i]);
 			l->links[i] = NULL;
 			l->progs[i].attached = false;
 		}
 	}
+	destroy_links(all, n);
+	free(all);
 }
 
 void sl_loader_close(struct sl_loader *l)

@@ -21,6 +21,8 @@ import { formatPortRanges } from './select/ports';
 
 const SWEEP_MS = 5_000;
 const PROCESS_MAX_IDLE_MS = 60_000;
+/** Pending spans and metrics get this long to leave at shutdown; the rest is counted as dropped. */
+const SHUTDOWN_FLUSH_MS = 5_000;
 
 export async function runAgent(config: Config, log: Logger, signal: AbortSignal): Promise<void> {
   for (const note of preflight()) log.info(note);
@@ -152,11 +154,16 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
 
   ready = false;
   clearInterval(sweep);
+  const t0 = Date.now();
   tls?.stop();
   await capture.stop();
+  const tDetached = Date.now();
   await watch?.stop();
-  await telemetry.shutdown(5_000);
+  await telemetry.shutdown(SHUTDOWN_FLUSH_MS);
+  const tFlushed = Date.now();
+  admin?.closeAllConnections();
   await new Promise<void>((resolve) => (admin ? admin.close(() => resolve()) : resolve()));
+  log.debug({ detachMs: tDetached - t0, flushMs: tFlushed - tDetached, adminMs: Date.now() - tFlushed }, 'shutdown steps');
   const final = stats();
   log.info(
     {
@@ -167,6 +174,8 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
       parseErrors: final.tracker.http1.parseErrors + final.tracker.http2.hpackErrors + final.tracker.http2.frames.desyncs,
       spansExported: final.spans?.exported,
       spansDropped: final.spans?.droppedQueueFull,
+      // Exports still unanswered when the shutdown deadline passed: neither exported nor known dropped.
+      spansInFlight: final.spans?.inFlight,
     },
     'stopped',
   );

@@ -210,6 +210,9 @@ export function buildCli(): Command {
     .action(async (flags: RunFlags) => {
       const config = configOf(flags);
       await runUntilStopped(config, (log, signal) => runAgent(config, log, signal));
+      // Everything is flushed or counted by now; an export still waiting on a hung collector
+      // would hold its socket (and the process) until its own timeout.
+      process.exit(0);
     });
 
   withSettings(

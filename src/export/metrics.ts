@@ -145,8 +145,11 @@ export class HttpMetrics {
     observe([r.duration, r.requests, r.responses], tx, labels, [tx.durationNs / 1e9, rpc.requestMessages, rpc.responseMessages]);
   }
 
-  /** Pushes what is recorded, then stops the OTLP reader. */
-  async shutdown(): Promise<void> {
-    await this.provider?.shutdown();
+  /** Pushes what is recorded, then stops the OTLP reader; never longer than timeoutMs (a hung collector cannot hold the exit). */
+  async shutdown(timeoutMs: number): Promise<void> {
+    if (!this.provider) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([this.provider.shutdown({ timeoutMillis: timeoutMs }).catch(() => undefined), deadline]).finally(() => clearTimeout(timer));
   }
 }

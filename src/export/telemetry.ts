@@ -112,6 +112,6 @@ export class Telemetry {
   }
 
   async shutdown(timeoutMs: number): Promise<void> {
-    await Promise.all([this.spans?.shutdown(timeoutMs), this.metrics.shutdown()]);
+    await Promise.all([this.spans?.shutdown(timeoutMs), this.metrics.shutdown(timeoutMs)]);
   }
 }

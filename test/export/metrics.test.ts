@@ -226,7 +226,7 @@ describe('HttpMetrics over OTLP', () => {
     const rpc = { system: 'grpc' as const, service: 'shop.Catalog', method: 'Get', statusCode: 5 as number | undefined, requestMessages: 1, responseMessages: 0 };
     metrics.record(server({ protocol: 'HTTP/2', method: 'POST', durationNs: 20_000_000, rpc }), 'catalog');
     metrics.record(server({ protocol: 'HTTP/2', method: 'POST', durationNs: 20_000_000, rpc: { ...rpc, statusCode: undefined }, unknownFields: ['grpcStatus'] }), 'catalog');
-    await metrics.shutdown();
+    await metrics.shutdown(5000);
     const all = exporter.getMetrics();
     const last = all[all.length - 1];
     const names = last.scopeMetrics.flatMap((s) => s.metrics.map((m) => m.descriptor.name));
@@ -246,7 +246,7 @@ describe('HttpMetrics over OTLP', () => {
     const resource = resourceFromAttributes({ 'service.name': 'sidelight-agent', 'host.name': 'node-1' });
     metrics.enableOtlp(exporter, resource, 100);
     recordAll(metrics);
-    await metrics.shutdown();
+    await metrics.shutdown(5000);
 
     const all = exporter.getMetrics();
     assert.ok(all.length >= 1);

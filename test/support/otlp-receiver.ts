@@ -332,6 +332,14 @@ export class OtlpReceiver {
   readonly headers: Array<Record<string, string>> = [];
   /** requests that were refused or could not be decoded, one line each */
   readonly errors: string[] = [];
+  /**
+   * Faults to play, changeable at any time: `refuse` answers every export
+   * with HTTP 503 / gRPC UNAVAILABLE and records nothing; `delayMs` holds
+   * each answer (and the recording) that long.
+   */
+  readonly faults: { refuse: boolean; delayMs: number } = { refuse: false, delayMs: 0 };
+  /** exports answered with a refusal */
+  refused = 0;
 
   private _port: number;
   private httpServer: http.Server | undefined;
@@ -484,15 +492,24 @@ export class OtlpReceiver {
         for (const [k, v] of Object.entries(call.metadata.getMap())) {
           headers[k.toLowerCase()] = typeof v === 'string' ? v : Buffer.from(v).toString('base64');
         }
-        try {
-          this.record(signal, call.request, headers);
-        } catch (err) {
-          const msg = `grpc ${signal}: ${(err as Error).message}`;
-          this.errors.push(msg);
-          callback({ code: grpc.status.INVALID_ARGUMENT, details: msg });
-          return;
-        }
-        callback(null, {});
+        const answer = (): void => {
+          if (this.faults.refuse) {
+            this.refused++;
+            callback({ code: grpc.status.UNAVAILABLE, details: 'refused by the test' });
+            return;
+          }
+          try {
+            this.record(signal, call.request, headers);
+          } catch (err) {
+            const msg = `grpc ${signal}: ${(err as Error).message}`;
+            this.errors.push(msg);
+            callback({ code: grpc.status.INVALID_ARGUMENT, details: msg });
+            return;
+          }
+          callback(null, {});
+        };
+        if (this.faults.delayMs > 0) setTimeout(answer, this.faults.delayMs);
+        else answer();
       };
     const server = new grpc.Server();
     server.addService(lookup(`${TRACE_PKG}.TraceService`), { Export: handler('traces') });
@@ -539,6 +556,17 @@ export class OtlpReceiver {
       reply(code, 'text/plain', msg + '\n');
     };
     if (!signal) return fail(404, 'not found');
+    if (this.faults.delayMs > 0 && !(req as { delayed?: boolean }).delayed) {
+      (req as { delayed?: boolean }).delayed = true;
+      setTimeout(() => this.onHttp(req, res), this.faults.delayMs);
+      return;
+    }
+    if (this.faults.refuse) {
+      this.refused++;
+      req.resume();
+      reply(503, 'text/plain', 'refused by the test\n');
+      return;
+    }
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
       return fail(405, 'method not allowed');

@@ -69,6 +69,7 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
   let privileges: PrivilegeReport | undefined;
   const tls = config.tls ? new TlsLibraries(capture, log) : undefined;
   const stats = () => ({
+    memory: process.memoryUsage(),
     capture: capture.stats(),
     privileges,
     tls: tls ? { ...tls.stats(), libraries: [...tls.libraries.values()] } : undefined,

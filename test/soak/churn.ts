@@ -1,0 +1,177 @@
+// Connection churn against the real agent: many short-lived connections,
+// then thousands of idle keep-alive ones, then repeated cycles of both for a
+// soak. Checks that every exchange is reported exactly, that the connections
+// tracked in the kernel map and in JavaScript stay within --max-connections,
+// and that the agent's memory does not grow from cycle to cycle.
+// `npm run soak` runs it for 10 minutes; the test suite runs a short version.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { ROOT, httpGet, startAgent, type RunningAgent } from '../support/agent';
+
+export interface ChurnOptions {
+  /** Short-lived connections of the first phase. */
+  shortConnections: number;
+  /** Idle keep-alive connections held open at once in the second phase. */
+  idleConnections: number;
+  /** max-connections of the agent (kernel map size and JavaScript bound). */
+  maxConnections: number;
+  /** Soak: cycles of (short, idle, release) repeated this long after the two phases. */
+  soakMs: number;
+  cycleShort: number;
+  cycleIdle: number;
+  log: (line: string) => void;
+}
+
+export interface ChurnSample {
+  at: string;
+  transactions: number;
+  tracked: number;
+  kernelEntries: number;
+  evicted: number;
+  rssMiB: number;
+  heapUsedMiB: number;
+}
+
+export interface ChurnResult {
+  samples: ChurnSample[];
+  /** The soak cycles' samples only. */
+  soak: ChurnSample[];
+  kernelDrops: number;
+}
+
+/**
+ * No leak over the soak: the heap's low-water mark (live data; the samples
+ * fall between collections) of the second half of the cycles stays within
+ * 8 MiB of the first half's, and nothing is lost in the kernel.
+ */
+export function checkSoak(r: ChurnResult): { heapLowFirstMiB: number; heapLowSecondMiB: number; rssMinMiB: number; rssMaxMiB: number } {
+  assert.ok(r.soak.length >= 2, `${r.soak.length} soak cycles`);
+  const half = Math.floor(r.soak.length / 2);
+  const low = (xs: ChurnSample[]) => Math.min(...xs.map((x) => x.heapUsedMiB));
+  const out = {
+    heapLowFirstMiB: low(r.soak.slice(0, half)),
+    heapLowSecondMiB: low(r.soak.slice(half)),
+    rssMinMiB: Math.min(...r.soak.map((x) => x.rssMiB)),
+    rssMaxMiB: Math.max(...r.soak.map((x) => x.rssMiB)),
+  };
+  assert.equal(r.kernelDrops, 0);
+  assert.ok(out.heapLowSecondMiB <= out.heapLowFirstMiB + 8, `heap low-water grew: ${JSON.stringify(out)}`);
+  return out;
+}
+
+interface Stats {
+  tracker: { http1: { transactions: number; unansweredRequests: number }; connectionsEvicted: number };
+  connections: number;
+  capture: { kernel: { ringbufDrops: number } };
+  memory: { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; rss: number };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function rssMiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Entries in the agent's connection map, read with bpftool. */
+function kernelEntries(): number {
+  const r = spawnSync('bpftool', ['-j', 'map', 'dump', 'name', 'sl_conns'], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`bpftool map dump name sl_conns: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as unknown[]).length;
+}
+
+export async function runChurn(o: ChurnOptions): Promise<ChurnResult> {
+  const peers = spawn('python3', [path.join(ROOT, 'test', 'fixtures', 'churn-peers.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: peers.stdout! })[Symbol.asyncIterator]();
+  const next = async () => ((await lines.next()).value as string | undefined) ?? '';
+  const command = async (cmd: string, reply: string) => {
+    peers.stdin!.write(`${cmd}\n`);
+    const line = await next();
+    assert.equal(line, reply, `${cmd}: ${line}`);
+  };
+  const ready = (await next()).split(' ');
+  assert.equal(ready[0], 'ready');
+  const serverPid = Number(ready[2]);
+  let agent: RunningAgent | undefined;
+  const samples: ChurnSample[] = [];
+  try {
+    agent = await startAgent(['--output', 'none', '--pid', String(peers.pid), '--pid', String(serverPid)], 30_000, { SIDELIGHT_MAX_CONNECTIONS: String(o.maxConnections) });
+    const a = agent;
+    const stats = async () => JSON.parse((await httpGet(a.adminPort, '/stats')).body) as Stats;
+    let expected = 0;
+    /** Waits until the agent has every transaction so far, then records a sample. */
+    const settle = async (at: string): Promise<ChurnSample> => {
+      const until = Date.now() + 120_000;
+      let s = await stats();
+      while (s.tracker.http1.transactions < expected && Date.now() < until) {
+        await sleep(200);
+        s = await stats();
+      }
+      await sleep(500);
+      s = await stats();
+      assert.equal(s.tracker.http1.transactions, expected, `${at}: transactions (kernel drops ${s.capture.kernel.ringbufDrops})`);
+      const sample = { at, transactions: s.tracker.http1.transactions, tracked: s.connections, kernelEntries: kernelEntries(), evicted: s.tracker.connectionsEvicted, rssMiB: Math.round(rssMiB(a.child.pid!) * 10) / 10, heapUsedMiB: Math.round(s.memory.heapUsed / 104857.6) / 10 };
+      samples.push(sample);
+      o.log(`${JSON.stringify(sample)} heapTotal ${Math.round(s.memory.heapTotal / 1048576)} MiB, external ${Math.round(s.memory.external / 1048576)} MiB, arrayBuffers ${Math.round(s.memory.arrayBuffers / 1048576)} MiB`);
+      assert.ok(sample.tracked <= o.maxConnections, `${at}: ${sample.tracked} connections tracked in JavaScript`);
+      assert.ok(sample.kernelEntries <= o.maxConnections, `${at}: ${sample.kernelEntries} kernel map entries`);
+      return sample;
+    };
+
+    await command(`short ${o.shortConnections} 64`, `short ${o.shortConnections}`);
+    expected += 2 * o.shortConnections;
+    const afterShort = await settle(`${o.shortConnections} short connections`);
+    // Closed connections are forgotten at their close, in the kernel and in JavaScript.
+    assert.equal(afterShort.tracked, 0);
+
+    await command(`idle ${o.idleConnections}`, `idle ${o.idleConnections}`);
+    expected += 2 * o.idleConnections;
+    const idle = await settle(`${o.idleConnections} idle keep-alive connections`);
+    if (2 * o.idleConnections > o.maxConnections) assert.ok(idle.evicted > 0, 'the bound evicted the least recently seen');
+    await command('release', `released ${o.idleConnections}`);
+    await sleep(1000);
+    const released = await settle('released');
+    assert.ok(released.kernelEntries < 64, `${released.kernelEntries} kernel entries after the release`);
+
+    const soak: ChurnSample[] = [];
+    const soakEnd = Date.now() + o.soakMs;
+    for (let cycle = 1; cycle <= 2 || Date.now() < soakEnd; cycle++) {
+      await command(`short ${o.cycleShort} 64`, `short ${o.cycleShort}`);
+      await command(`idle ${o.cycleIdle}`, `idle ${o.cycleIdle}`);
+      expected += 2 * (o.cycleShort + o.cycleIdle);
+      await command('release', `released ${o.cycleIdle}`);
+      await sleep(500);
+      soak.push(await settle(`soak cycle ${cycle}`));
+    }
+    const end = await stats();
+    return { samples, soak, kernelDrops: end.capture.kernel.ringbufDrops };
+  } finally {
+    peers.stdin!.end();
+    if (agent) {
+      const { code } = await agent.stop();
+      assert.equal(code, 0, agent.stderr);
+    }
+    if (peers.exitCode === null) await new Promise((r) => peers.once('exit', r));
+  }
+}
+
+if (require.main === module) {
+  const minutes = Number(process.argv[2] ?? 10);
+  runChurn({
+    shortConnections: 100_000,
+    idleConnections: 10_000,
+    maxConnections: 4096,
+    soakMs: minutes * 60_000,
+    cycleShort: 5000,
+    cycleIdle: 2000,
+    log: (l) => console.log(l),
+  })
+    .then((r) => console.log(`soak passed: ${r.soak.length} cycles, ${JSON.stringify(checkSoak(r))}`))
+    .catch((err: Error) => {
+      console.error(`soak failed: ${err.message}`);
+      process.exit(1);
+    });
+}

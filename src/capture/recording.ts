@@ -5,7 +5,7 @@
 //
 // File: "SLREC\0" + u16 version, u32 header length, header JSON, then per
 // batch u32 byte length, u32 event count and the bytes (little-endian).
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, readFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import type { AddonLayout } from './addon';
@@ -55,7 +55,9 @@ export class RecordingWriter {
     MAGIC.copy(head);
     head.writeUInt16LE(VERSION, MAGIC.length);
     head.writeUInt32LE(json.length, MAGIC.length + 2);
-    this.fd = openSync(file, 'w');
+    // Raw payloads (credentials, cookies, bodies): readable by the owner only, even over an existing file.
+    this.fd = openSync(file, 'w', 0o600);
+    fchmodSync(this.fd, 0o600);
     writeSync(this.fd, head);
     writeSync(this.fd, json);
   }

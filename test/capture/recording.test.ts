@@ -1,7 +1,7 @@
 // Recordings: the file format round-trips raw batches, bad files give one
 // clear line, and a checked-in recording replays to exact transactions.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -59,6 +59,17 @@ describe('recordings', () => {
     const wb = new RecordingWriter(path.join(dir, 'bad-tls.slrec'), { ...HEADER, layout: bad });
     wb.close();
     assert.throws(() => readRecording(path.join(dir, 'bad-tls.slrec')), /SL_CLASS_TLS is 5, decoder expects 4/);
+  });
+
+  it('is readable by its owner only: it holds raw payloads', () => {
+    const file = path.join(dir, 'private.slrec');
+    writeFileSync(file, 'an older file, world-readable');
+    chmodSync(file, 0o644);
+    new RecordingWriter(file, HEADER).close();
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const fresh = path.join(dir, 'private-new.slrec');
+    new RecordingWriter(fresh, HEADER).close();
+    assert.equal(statSync(fresh).mode & 0o777, 0o600);
   });
 
   it('round-trips the raw batches and the header', () => {

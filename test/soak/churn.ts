@@ -150,11 +150,9 @@ export async function runChurn(o: ChurnOptions): Promise<ChurnResult> {
     return { samples, soak, kernelDrops: end.capture.kernel.ringbufDrops };
   } finally {
     peers.stdin!.end();
-    if (agent) {
-      const { code } = await agent.stop();
-      assert.equal(code, 0, agent.stderr);
-    }
+    if (agent) await agent.stop();
     if (peers.exitCode === null) await new Promise((r) => peers.once('exit', r));
+    if (agent) assert.equal(await agent.exited, 0, agent.stderr);
   }
 }
 

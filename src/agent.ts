@@ -5,6 +5,7 @@ import { startAdminServer } from './admin/server';
 import { Capture, captureOptions } from './capture/capture';
 import { preflight } from './capture/preflight';
 import { dropPrivilegesLogged, type PrivilegeReport } from './capture/privileges';
+import { startupReport, verboseReadiness, type StartupReport } from './capture/startup-report';
 import { TlsLibraries } from './capture/tls/libraries';
 import { ListeningPorts } from './conn/listeners';
 import type { Config } from './config/config';
@@ -67,8 +68,10 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
     : tracker;
   let ready = false;
   let privileges: PrivilegeReport | undefined;
+  let startup: StartupReport | undefined;
   const tls = config.tls ? new TlsLibraries(capture, log) : undefined;
   const stats = () => ({
+    startup,
     memory: process.memoryUsage(),
     capture: capture.stats(),
     privileges,
@@ -110,6 +113,7 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
         if (watch && !watch.synced) return "this node's pods not listed from the Kubernetes API yet";
         return true;
       },
+      readyDetail: () => (startup ? verboseReadiness(startup) : 'kernel programs not loaded yet\n'),
       stats,
       metrics: async () => ({ contentType: telemetry.registry.contentType, body: await telemetry.registry.metrics() }),
     });
@@ -132,8 +136,9 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
   // Everything that needed the full set is done: programs loaded and attached, tracefs mounted.
   privileges = dropPrivilegesLogged({ tls: !!tls }, log);
   ready = programs.every((p) => !p.required || p.attached);
+  startup = startupReport(programs);
   log.info(
-    { attached: programs.filter((p) => p.attached).length, programs: programs.length, pids: config.pids, ports: formatPortRanges(config.ports) },
+    { kernel: startup.kernel, btf: startup.btf, attached: startup.attached.length, skipped: startup.skipped.map((p) => p.name), pids: config.pids, ports: formatPortRanges(config.ports) },
     'capturing',
   );
 

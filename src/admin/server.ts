@@ -6,20 +6,23 @@ import type { AddressInfo } from 'node:net';
 export interface AdminHooks {
   /** true, or why not (one line). */
   ready(): true | string;
+  /** The checks behind readiness, one per line, for /readyz?verbose. */
+  readyDetail?(): string;
   stats(): unknown;
   metrics?(): Promise<{ contentType: string; body: string }>;
 }
 
 export async function startAdminServer(host: string, port: number, hooks: AdminHooks): Promise<http.Server> {
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const [path, query = ''] = (req.url ?? '/').split('?');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
       const r = hooks.ready();
-      res.writeHead(r === true ? 200 : 503, { 'content-type': 'text/plain' }).end(r === true ? 'ready\n' : `not ready: ${r}\n`);
+      const detail = hooks.readyDetail && query.split('&').includes('verbose') ? hooks.readyDetail() : '';
+      res.writeHead(r === true ? 200 : 503, { 'content-type': 'text/plain' }).end(`${detail}${r === true ? 'ready\n' : `not ready: ${r}\n`}`);
     } else if (path === '/metrics' && hooks.metrics) {
       hooks.metrics().then(
         (m) => res.writeHead(200, { 'content-type': m.contentType }).end(m.body),

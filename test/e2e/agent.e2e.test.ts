@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { BIN, ROOT, bpfUnavailable, freePort, httpGet, kernelObjectsAfterExit, startAgent } from '../support/agent';
+import { verboseReadiness, type StartupReport } from '../../src/capture/startup-report';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,6 +31,11 @@ describe('the agent process', { skip: skipReason ? `needs BPF: ${skipReason}` : 
     try {
       assert.deepEqual(await httpGet(agent.adminPort, '/healthz'), { status: 200, body: 'ok\n' });
       assert.deepEqual(await httpGet(agent.adminPort, '/readyz'), { status: 200, body: 'ready\n' });
+      // The start-up report: kernel, BTF source, programs attached and left out.
+      const startup = (JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as { startup: StartupReport }).startup;
+      assert.deepEqual([startup.kernel, startup.btf, startup.failed], [os.release(), '/sys/kernel/btf/vmlinux', []]);
+      assert.ok(startup.attached.includes('sl_exit_connect'), startup.attached.join(' '));
+      assert.deepEqual(await httpGet(agent.adminPort, '/readyz?verbose'), { status: 200, body: `${verboseReadiness(startup)}ready\n` });
       await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${srv.port}/text/path?token=abc`]);
       await sleep(500);
     } finally {
@@ -47,7 +53,9 @@ describe('the agent process', { skip: skipReason ? `needs BPF: ${skipReason}` : 
     // Columns line up: the method starts at the same place on both lines.
     assert.equal(serverLine.indexOf(' GET '), clientLine.indexOf(' GET '));
     // Logs are JSON lines on stderr, one of them the final tally.
-    const logs = agent.stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; transactions?: number; kernelDrops?: number });
+    const logs = agent.stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; transactions?: number; kernelDrops?: number; kernel?: string; btf?: string });
+    const capturing = logs.find((l) => l.msg === 'capturing');
+    assert.deepEqual([capturing?.kernel, capturing?.btf], [os.release(), '/sys/kernel/btf/vmlinux']);
     const stopped = logs.find((l) => l.msg === 'stopped');
     assert.equal(stopped?.transactions, 2);
     assert.equal(stopped?.kernelDrops, 0);

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ProgramStatus } from '../../src/capture/addon';
+import { startupReport, verboseReadiness } from '../../src/capture/startup-report';
+
+const prog = (name: string, hook: string, required: boolean, attached: boolean, error = ''): ProgramStatus => ({ name, hook, required, attached, error });
+
+describe('start-up report', () => {
+  const programs = [
+    prog('sl_connect', 'tracepoint/syscalls/sys_exit_connect', true, true),
+    prog('sl_sendmsg', 'tp_btf/tcp_sendmsg_locked', false, false, 'tp_btf/tcp_sendmsg_locked: not in this kernel'),
+    prog('sl_close', 'tracepoint/sock/inet_sock_set_state', true, false, 'permission denied'),
+    prog('sl_ssl_write_enter', 'uprobe', false, false, ''),
+  ];
+
+  it('lists the kernel, the BTF source, programs attached, optional ones left out and required ones failed; uprobes are the TLS scan\'s', () => {
+    assert.deepEqual(startupReport(programs, '6.1.0-27-cloud-amd64'), {
+      kernel: '6.1.0-27-cloud-amd64',
+      btf: '/sys/kernel/btf/vmlinux',
+      attached: ['sl_connect'],
+      skipped: [{ name: 'sl_sendmsg', hook: 'tp_btf/tcp_sendmsg_locked', reason: 'tp_btf/tcp_sendmsg_locked: not in this kernel' }],
+      failed: [{ name: 'sl_close', hook: 'tracepoint/sock/inet_sock_set_state', reason: 'permission denied' }],
+    });
+  });
+
+  it('/readyz?verbose: one line per check', () => {
+    assert.equal(
+      verboseReadiness(startupReport(programs, '6.1.0')),
+      [
+        '[+]kernel 6.1.0, BTF /sys/kernel/btf/vmlinux',
+        '[+]program sl_connect attached',
+        '[-]program sl_sendmsg (tp_btf/tcp_sendmsg_locked) left out, optional: tp_btf/tcp_sendmsg_locked: not in this kernel',
+        '[-]program sl_close (tracepoint/sock/inet_sock_set_state) failed, required: permission denied',
+        '',
+      ].join('\n'),
+    );
+  });
+});

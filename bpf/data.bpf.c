@@ -51,6 +51,10 @@ static __always_inline void sl_capture_iov(struct sl_scratch *s, struct sl_conn 
 	int step;
 
 	cur->base = cur->left = cur->off = cur->next = cur->fill = 0;
+	/* Keeps clang from sharing this store with the loop body's last one: the
+	 * loop would then close through a fall-through edge, which verifiers
+	 * before 6.4 reject as a back-edge (seen on 6.1). */
+	asm volatile("" ::: "memory");
 	for (step = 0; step < 2 * SL_MAX_IOV + SL_MAX_CHUNKS_PER_SYSCALL; step++) {
 		__u64 len;
 

@@ -1,0 +1,114 @@
+// Runs inside a test guest booted by test/kernels/run.sh: the agent on the
+// guest's kernel, the HTTP/1 scenario (keep-alive and pipelining) and one
+// gRPC scenario with exact counts, and the start-up report. Prints one line,
+// SIDELIGHT-KERNEL-RESULT <json>, that the host reads off the serial console.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import * as grpc from '@grpc/grpc-js';
+import type { StartupReport } from '../../src/capture/startup-report';
+import { httpGet, startAgent, type RunningAgent } from '../support/agent';
+import { loadCatalog, type Item, type Unary } from '../support/catalog';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Result {
+  kernel: string;
+  ok: boolean;
+  checks: Record<string, string>;
+  startup?: StartupReport;
+}
+
+async function http1(agent: RunningAgent, port: number): Promise<void> {
+  const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  for (let i = 0; i < 10; i++) {
+    await new Promise<void>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: `/keep/${i}`, agent: keepAlive }, (res) => res.resume().on('end', resolve)).on('error', reject);
+    });
+  }
+  keepAlive.destroy();
+  // Five requests in one write: pipelining.
+  await new Promise<void>((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write([0, 1, 2, 3, 4].map((i) => `GET /pipe/${i} HTTP/1.1\r\nHost: g\r\n\r\n`).join('')));
+    let got = '';
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      if ((got.match(/HTTP\/1\.1 200/g) ?? []).length === 5 && got.endsWith('/pipe/4\n')) s.end();
+    });
+    s.on('close', () => resolve());
+    s.on('error', reject);
+  });
+  await agent.waitFor(30, (t) => t.path.startsWith('/keep/') || t.path.startsWith('/pipe/'), 120_000);
+  await sleep(1000);
+  const rows = agent.transactions().filter((t) => t.path.startsWith('/keep/') || t.path.startsWith('/pipe/')).map((t) => `${t.role} ${t.path} ${t.status}`).sort();
+  const want = [...[...Array(10).keys()].map((i) => `/keep/${i}`), ...[...Array(5).keys()].map((i) => `/pipe/${i}`)].flatMap((p) => [`client ${p} 200`, `server ${p} 200`]).sort();
+  assert.deepEqual(rows, want);
+}
+
+async function grpcCalls(agent: RunningAgent): Promise<void> {
+  const Catalog = loadCatalog();
+  const server = new grpc.Server();
+  server.addService(Catalog.service, {
+    Get(call: grpc.ServerUnaryCall<Item, Item>, cb: grpc.sendUnaryData<Item>) {
+      if (call.request.name === 'missing') cb({ code: grpc.status.NOT_FOUND, details: 'no such item' });
+      else cb(null, { name: call.request.name, n: call.request.n + 1 });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const client = new Catalog(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Get: Unary };
+  try {
+    for (const name of ['a', 'b', 'missing']) {
+      await new Promise<void>((resolve) => client.Get({ name, n: 1 }, new grpc.Metadata(), () => resolve()));
+    }
+    await agent.waitFor(6, (t) => t.path === '/shop.Catalog/Get', 120_000);
+    await sleep(1000);
+    const rows = agent
+      .transactions()
+      .filter((t) => t.path === '/shop.Catalog/Get')
+      .map((t) => `${t.role} ${t.rpcService}/${t.rpcMethod} ${t.grpcStatusCode}`)
+      .sort();
+    assert.deepEqual(rows, ['client shop.Catalog/Get 0', 'client shop.Catalog/Get 0', 'client shop.Catalog/Get 5', 'server shop.Catalog/Get 0', 'server shop.Catalog/Get 0', 'server shop.Catalog/Get 5']);
+  } finally {
+    client.close();
+    server.forceShutdown();
+  }
+}
+
+async function main(): Promise<Result> {
+  const result: Result = { kernel: os.release(), ok: false, checks: {} };
+  const srv = http.createServer((req, res) => {
+    const body = `${req.url}\n`;
+    res.writeHead(200, { 'content-length': Buffer.byteLength(body) }).end(body);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  // Under emulation the verifier and Node start slowly.
+  const agent = await startAgent(['--pid', String(process.pid)], 600_000);
+  try {
+    result.startup = (JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as { startup: StartupReport }).startup;
+    for (const [name, check] of [
+      ['http1', () => http1(agent, port)],
+      ['grpc', () => grpcCalls(agent)],
+    ] as const) {
+      try {
+        await check();
+        result.checks[name] = 'ok';
+      } catch (err) {
+        result.checks[name] = (err as Error).message.split('\n').slice(0, 12).join(' | ');
+      }
+    }
+  } finally {
+    await agent.stop();
+    srv.close();
+  }
+  result.checks.exit = (await agent.exited) === 0 ? 'ok' : `agent exited ${String(await agent.exited)}: ${agent.stderr.slice(-500)}`;
+  result.ok = Object.values(result.checks).every((v) => v === 'ok') && (result.startup?.failed.length ?? 1) === 0;
+  return result;
+}
+
+// Exits once the line is out: a failed start may leave servers listening.
+main()
+  .then((r) => console.log(`SIDELIGHT-KERNEL-RESULT ${JSON.stringify(r)}`))
+  .catch((err: Error) => console.log(`SIDELIGHT-KERNEL-RESULT ${JSON.stringify({ kernel: os.release(), ok: false, checks: { start: err.message.slice(0, 2000) } })}`))
+  .finally(() => process.exit(0));

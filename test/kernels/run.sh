@@ -56,7 +56,7 @@ mkfs.ext4 -q -F -L root -d "$work/root" "$work/disk.img" 4G
 rm -rf "$work/root"
 
 echo "test:kernels: booting $(basename "$kernel") under qemu (TCG)" >&2
-timeout "${SIDELIGHT_KERNELS_TIMEOUT:-1800}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 -nographic -no-reboot \
+timeout "${SIDELIGHT_KERNELS_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 -nographic -no-reboot \
   -kernel "$work/$(basename "$kernel")" -initrd "$work/$(basename "$initrd")" \
   -drive "file=$work/disk.img,if=virtio,format=raw" \
   -append "root=/dev/vda rw console=ttyS0 init=/sidelight-guest-init.sh panic=-1 quiet ${SIDELIGHT_KERNELS_DEBUG:+sidelight.debug}" \

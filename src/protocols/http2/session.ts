@@ -24,9 +24,9 @@ import {
 import { GrpcMessageCounter, grpcPathParts, isGrpcContentType, parseGrpcStatus } from './grpc';
 import { HeaderListTooLarge, HeaderTableTooLarge, HpackDecoder, HpackError, type HeaderField, type HpackStats } from './hpack';
 import { MAX_HEADER_BLOCK, MAX_OPEN_STREAMS, type Limit, type LimitHook } from '../limits';
+import type { UnknownField } from '../../transactions/transaction';
 
 export { MAX_HEADER_BLOCK, MAX_OPEN_STREAMS };
-import type { UnknownField } from '../../transactions/transaction';
 
 export type Side = 0 | 1;
 
@@ -106,7 +106,6 @@ export function newHttp2Stats(): Http2Stats {
     blocksBeforeRole: 0,
   };
 }
-
 
 interface Stream<C> {
   id: number;

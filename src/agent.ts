@@ -130,13 +130,14 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
     throw err;
   }
   const programs = capture.programs();
-  for (const p of programs.filter((p) => !p.attached && !/^u(ret)?probe/.test(p.hook))) log.warn({ program: p.name, hook: p.hook }, `optional program not attached: ${p.error}`);
+  const report = startupReport(programs);
+  for (const p of [...report.skipped, ...report.failed]) log.warn({ program: p.name, hook: p.hook }, `optional program not attached: ${p.reason}`);
   // Uprobes go on each TLS library file once found; failures are logged per file and never stop the agent.
   tls?.start();
   // Everything that needed the full set is done: programs loaded and attached, tracefs mounted.
   privileges = dropPrivilegesLogged({ tls: !!tls }, log);
   ready = programs.every((p) => !p.required || p.attached);
-  startup = startupReport(programs);
+  startup = report;
   log.info(
     { kernel: startup.kernel, btf: startup.btf, attached: startup.attached.length, skipped: startup.skipped.map((p) => p.name), pids: config.pids, ports: formatPortRanges(config.ports) },
     'capturing',

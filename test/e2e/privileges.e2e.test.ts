@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import type { PrivilegeReport } from '../../src/capture/privileges';
 import { BIN, RunningAgent, bpfUnavailable, freePort, httpGet } from '../support/agent';
 
 const run = promisify(execFile);
@@ -83,22 +84,13 @@ async function startPlain(args: string[]): Promise<RunningAgent> {
   throw new Error(`agent not ready: ${agent.stderr}`);
 }
 
-interface Privileges {
-  kept: string[];
-  bounding: string[];
-  boundingDropped: boolean;
-  threads: number;
-  failed: number;
-  blocked: number;
-}
-
-async function privilegesOf(agent: RunningAgent): Promise<Privileges> {
+async function privilegesOf(agent: RunningAgent): Promise<PrivilegeReport> {
   const r = await httpGet(agent.adminPort, '/stats');
-  return (JSON.parse(r.body) as { privileges: Privileges }).privileges;
+  return (JSON.parse(r.body) as { privileges: PrivilegeReport }).privileges;
 }
 
 /** Every thread holds exactly `keep` (the one signal-blocking thread of an older Node excepted, and asserted as such). */
-function assertThreads(pid: number, keep: bigint, p: Privileges): void {
+function assertThreads(pid: number, keep: bigint, p: PrivilegeReport): void {
   const all = threads(pid);
   const wider = all.filter((t) => t.CapPrm !== keep || t.CapEff !== keep);
   if (NO_SIGUSR1_THREAD) {

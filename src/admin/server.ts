@@ -2,6 +2,7 @@
 // Prometheus metrics and the agent's own counters as JSON.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { collectGarbage } from './collect-garbage';
 
 export interface AdminHooks {
   /** true, or why not (one line). */
@@ -29,7 +30,10 @@ export async function startAdminServer(host: string, port: number, hooks: AdminH
         (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
       );
     } else if (path === '/stats') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(hooks.stats())}\n`);
+      // ?gc: a full collection first, so memory.heapUsed is live data (for leak hunts).
+      const gc = query.split('&').includes('gc') ? collectGarbage() : true;
+      if (gc !== true) res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': '1' }).end(`${gc}\n`);
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(hooks.stats())}\n`);
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /healthz, /readyz, /metrics or /stats\n');
     }

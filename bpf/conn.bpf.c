@@ -48,9 +48,13 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int sl_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	/* Non-blocking connects return -EINPROGRESS and still become clients. */
+	struct sl_sysargs a;
+
 	if (ctx->ret != 0 && ctx->ret != -SL_EINPROGRESS)
 		return 0;
-	return sl_on_new_conn(SL_SYSCALL_ARG1(sl_user_regs()), SL_ROLE_CLIENT);
+	if (!sl_pid_wanted(bpf_get_current_pid_tgid() >> 32) || !sl_syscall_args(ctx->id, &a))
+		return 0;
+	return sl_on_new_conn(a.a1, SL_ROLE_CLIENT);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")

@@ -16,6 +16,16 @@
 #define SL_EINPROGRESS 115
 #define SL_MSG_PEEK 2
 
+/* A stream position claimed for n bytes: where they start. Concurrent
+ * syscalls in one direction of one socket each get their own range; the
+ * compat build (kernels before 5.12, no atomic fetch) reads then adds, so
+ * two such syscalls racing could be given the same start. */
+#ifdef SL_NO_FETCH_ATOMICS
+#define SL_POS_CLAIM(p, n) ({ __u64 __at = *(p); __sync_fetch_and_add((p), (n)); __at; })
+#else
+#define SL_POS_CLAIM(p, n) __sync_fetch_and_add((p), (n))
+#endif
+
 static __always_inline void sl_stat_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&sl_stats, &idx);
@@ -33,49 +43,109 @@ static __always_inline bool sl_pid_wanted(__u32 tgid)
 	return true;
 }
 
-/* Syscall arguments read at exit from the task's saved user registers, so
- * one exit tracepoint serves where enter+exit pairs would tax every call. */
-static __always_inline struct pt_regs *sl_user_regs(void)
-{
-	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-}
+/* Kernels before 5.15 lack bpf_task_pt_regs, and before 5.11
+ * bpf_get_current_task_btf: there the same fields are reached through probe
+ * reads. The test is a CO-RE constant, so the verifier walks one side only and
+ * the fast side costs nothing extra. */
+#define SL_TASK_BTF() bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)
+
+/* The syscall's first four arguments. */
+struct sl_sysargs {
+	__u64 a1, a2, a3, a4;
+};
 
 /* Direct loads through the BTF-typed pt_regs (cheaper than a probe read). */
 #if defined(__TARGET_ARCH_x86)
-#define SL_SYSCALL_ARG1(r) ((r)->di)
-#define SL_SYSCALL_ARG2(r) ((r)->si)
-#define SL_SYSCALL_ARG3(r) ((r)->dx)
-#define SL_SYSCALL_ARG4(r) ((r)->r10)
+#define SL_SYSCALL_ARGS(r, a) ((a)->a1 = (r)->di, (a)->a2 = (r)->si, (a)->a3 = (r)->dx, (a)->a4 = (r)->r10)
 #elif defined(__TARGET_ARCH_arm64)
 /* x0 holds the return value by exit; the first argument survives in orig_x0. */
-#define SL_SYSCALL_ARG1(r) ((r)->orig_x0)
-#define SL_SYSCALL_ARG2(r) ((r)->regs[1])
-#define SL_SYSCALL_ARG3(r) ((r)->regs[2])
-#define SL_SYSCALL_ARG4(r) ((r)->regs[3])
+#define SL_SYSCALL_ARGS(r, a) ((a)->a1 = (r)->orig_x0, (a)->a2 = (r)->regs[1], (a)->a3 = (r)->regs[2], (a)->a4 = (r)->regs[3])
 #else
-#define SL_SYSCALL_ARG1(r) PT_REGS_PARM1_CORE_SYSCALL(r)
-#define SL_SYSCALL_ARG2(r) PT_REGS_PARM2_CORE_SYSCALL(r)
-#define SL_SYSCALL_ARG3(r) PT_REGS_PARM3_CORE_SYSCALL(r)
-#define SL_SYSCALL_ARG4(r) PT_REGS_PARM4_CORE_SYSCALL(r)
+#define SL_SYSCALL_ARGS(r, a)                                                          \
+	((a)->a1 = PT_REGS_PARM1_CORE_SYSCALL(r), (a)->a2 = PT_REGS_PARM2_CORE_SYSCALL(r), \
+	 (a)->a3 = PT_REGS_PARM3_CORE_SYSCALL(r), (a)->a4 = PT_REGS_PARM4_CORE_SYSCALL(r))
 #endif
+
+#if defined(__TARGET_ARCH_x86)
+/* x86-64: the user registers sit at the top of the task's kernel stack
+ * (THREAD_SIZE is 16 KiB, or 32 KiB with KASAN; no padding on 64-bit). The
+ * syscall number they were saved for proves which. */
+static __always_inline bool sl_syscall_args_probed(long nr, struct sl_sysargs *a)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 stack = (__u64)BPF_CORE_READ(task, stack);
+	struct pt_regs *r = (struct pt_regs *)(stack + 16384) - 1;
+	unsigned long saved = -1;
+
+	/* A failed read must not pass for syscall 0 (read). */
+	if (bpf_core_read(&saved, sizeof(saved), &r->orig_ax) || saved != nr) {
+		r = (struct pt_regs *)(stack + 32768) - 1;
+		saved = -1;
+		if (bpf_core_read(&saved, sizeof(saved), &r->orig_ax) || saved != nr) {
+			sl_stat_add(SL_STAT_SYSCALL_ARGS_UNREAD, 1);
+			return false;
+		}
+	}
+	a->a1 = BPF_CORE_READ(r, di);
+	a->a2 = BPF_CORE_READ(r, si);
+	a->a3 = BPF_CORE_READ(r, dx);
+	a->a4 = BPF_CORE_READ(r, r10);
+	return true;
+}
+#else
+static __always_inline bool sl_syscall_args_probed(long nr, struct sl_sysargs *a)
+{
+	sl_stat_add(SL_STAT_SYSCALL_ARGS_UNREAD, 1);
+	return false;
+}
+#endif
+
+/* Syscall arguments read at exit from the task's saved user registers, so
+ * one exit tracepoint serves where enter+exit pairs would tax every call.
+ * nr is the syscall the exit tracepoint reports. */
+static __always_inline bool sl_syscall_args(long nr, struct sl_sysargs *a)
+{
+	if (SL_TASK_BTF()) {
+		struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+		SL_SYSCALL_ARGS(r, a);
+		return true;
+	}
+	return sl_syscall_args_probed(nr, a);
+}
+
+/* The file table's size and array: direct loads through BTF where the kernel
+ * offers it (this runs on every read/write of every process, socket or not). */
+static __always_inline struct file **sl_fd_array(__u32 fd)
+{
+	if (SL_TASK_BTF()) {
+		struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+
+		if (!fdt || fd >= fdt->max_fds)
+			return NULL;
+		return fdt->fd;
+	} else {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+
+		if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+			return NULL;
+		return BPF_CORE_READ(fdt, fd);
+	}
+}
 
 /* fd -> TCP struct sock, or NULL for anything else (files, pipes, UDP,
  * unix sockets). Works for sockets opened before the agent started. */
 static __always_inline struct sock *sl_sock_from_fd(__u32 fd)
 {
-	/* task->files->fdt are loaded directly through BTF (no helper call):
-	 * this runs on every read/write of every process, socket or not. */
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = task->files->fdt;
-	struct file **fds;
+	struct file **fds = sl_fd_array(fd);
 	struct file *f = NULL;
 	struct socket *so;
 	struct sock *sk;
 	__u16 family;
 
-	if (!fdt || fd >= fdt->max_fds)
+	if (!fds)
 		return NULL;
-	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return NULL;
 	if ((BPF_CORE_READ(f, f_inode, i_mode) & SL_S_IFMT) != SL_S_IFSOCK)
@@ -142,7 +212,7 @@ static __always_inline bool sl_process_skipped(void)
 
 	if (!ticks)
 		return false;
-	task = bpf_get_current_task_btf();
+	task = (struct task_struct *)bpf_get_current_task();
 	return BPF_CORE_READ(task, group_leader, start_boottime) / SL_NS_PER_TICK == *ticks;
 }
 

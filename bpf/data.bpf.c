@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Data syscalls on TCP sockets: one exit tracepoint each. The arguments are
- * read from the task's saved registers at exit (see sl_user_regs), so no
+ * read from the task's saved registers at exit (see sl_syscall_args), so no
  * enter hook taxes every process's syscalls.
  */
 #include "vmlinux.h"
@@ -89,10 +89,10 @@ static __always_inline void sl_capture_iov(struct sl_scratch *s, struct sl_conn 
 	}
 }
 
-static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_kind kind)
+static __always_inline int sl_on_data(long nr, long ret, __u8 sys, __u8 dir, enum sl_buf_kind kind)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct pt_regs *regs;
+	struct sl_sysargs args;
 	struct sl_scratch *s;
 	struct sl_conn *c;
 	struct sock *sk;
@@ -103,12 +103,13 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 
 	if (ret <= 0 || !sl_pid_wanted(pid_tgid >> 32))
 		return 0;
-	regs = sl_user_regs();
-	/* Peeked bytes are read again later: counting them would shift the stream. */
-	if ((sys == SL_SYS_RECVFROM && (SL_SYSCALL_ARG4(regs) & SL_MSG_PEEK)) ||
-	    (sys == SL_SYS_RECVMSG && (SL_SYSCALL_ARG3(regs) & SL_MSG_PEEK)))
+	if (!sl_syscall_args(nr, &args))
 		return 0;
-	fd = SL_SYSCALL_ARG1(regs);
+	/* Peeked bytes are read again later: counting them would shift the stream. */
+	if ((sys == SL_SYS_RECVFROM && (args.a4 & SL_MSG_PEEK)) ||
+	    (sys == SL_SYS_RECVMSG && (args.a3 & SL_MSG_PEEK)))
+		return 0;
+	fd = args.a1;
 	sk = sl_sock_from_fd(fd);
 	if (!sk)
 		return 0;
@@ -117,7 +118,7 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 		return 0;
 	/* Positions advance for every connection so that a later verdict, or a
 	 * gap, is still placed exactly in the stream. */
-	__u64 pos = __sync_fetch_and_add(&c->pos[dir], ret);
+	__u64 pos = SL_POS_CLAIM(&c->pos[dir], ret);
 	if (c->klass == SL_CLASS_OTHER && c->tries != SL_TRIES_FILTERED)
 		return 0;
 	/* Ciphertext: judged so, or moved inside an SSL call; or a filtered
@@ -135,7 +136,7 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 
 	want = (__u64)ret < sl_syscall_cap ? (__u64)ret : sl_syscall_cap;
 	if (kind == SL_BUF_PLAIN) {
-		plain = SL_SYSCALL_ARG2(regs);
+		plain = args.a2;
 		if (!sl_judge(c, plain, ret, true)) {
 			if (c->klass == SL_CLASS_TLS)
 				sl_tls_socket_io(sk, c, dir, pid_tgid);
@@ -146,12 +147,12 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 		return 0;
 	}
 	if (kind == SL_BUF_IOVEC) {
-		iov = (struct iovec *)SL_SYSCALL_ARG2(regs);
-		iovcnt = SL_SYSCALL_ARG3(regs);
+		iov = (struct iovec *)args.a2;
+		iovcnt = args.a3;
 	} else if (kind == SL_BUF_MSG) {
 		struct user_msghdr msg;
 
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)SL_SYSCALL_ARG2(regs)))
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)args.a2))
 			want = 0;
 		iov = msg.msg_iov;
 		iovcnt = msg.msg_iovlen;
@@ -183,7 +184,7 @@ static __always_inline int sl_on_data(long ret, __u8 sys, __u8 dir, enum sl_buf_
 	SEC("tracepoint/syscalls/sys_exit_" #name)                         \
 	int sl_exit_##name(struct trace_event_raw_sys_exit *ctx)           \
 	{                                                                  \
-		return sl_on_data(ctx->ret, sys, dir, kind);               \
+		return sl_on_data(ctx->id, ctx->ret, sys, dir, kind);      \
 	}
 
 SL_DATA_TP(read, SL_SYS_READ, SL_DIR_INGRESS, SL_BUF_PLAIN)

@@ -88,7 +88,8 @@ enum sl_stat {
 	SL_STAT_CONN_TLS = 8,          /* connections whose bytes are TLS records */
 	SL_STAT_TLS_CALLS = 9,         /* SSL_read/SSL_write calls that moved plaintext */
 	SL_STAT_TLS_UNBOUND_CALLS = 10, /* of those, calls whose session had no socket yet */
-	SL_STAT_MAX = 11,
+	SL_STAT_SYSCALL_ARGS_UNREAD = 11, /* syscalls skipped: arguments not found (kernels before 5.15) */
+	SL_STAT_MAX = 12,
 };
 
 struct sl_header {

@@ -100,7 +100,7 @@ static __always_inline int sl_tls_exit(struct pt_regs *ctx, __u8 dir, __u8 sys)
 		bpf_map_update_elem(&sl_tls_pending, &pid_tgid, &key, BPF_ANY);
 	if (!n || n > 0x7fffffff)
 		return 0;
-	pos = __sync_fetch_and_add(&sess->c.pos[dir], n);
+	pos = SL_POS_CLAIM(&sess->c.pos[dir], n);
 	if (sess->c.klass == SL_CLASS_OTHER)
 		return 0;
 	sl_stat_add(SL_STAT_TLS_CALLS, 1);

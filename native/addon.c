@@ -410,6 +410,7 @@ static napi_value stats(napi_env env, napi_callback_info info)
 	set_num(env, kernel, "connectionsTls", k[SL_STAT_CONN_TLS]);
 	set_num(env, kernel, "tlsCalls", k[SL_STAT_TLS_CALLS]);
 	set_num(env, kernel, "tlsUnboundCalls", k[SL_STAT_TLS_UNBOUND_CALLS]);
+	set_num(env, kernel, "syscallArgsUnread", k[SL_STAT_SYSCALL_ARGS_UNREAD]);
 	CHECK(env, napi_set_named_property(env, obj, "kernel", kernel));
 	return obj;
 }
@@ -440,6 +441,16 @@ static napi_value programs(napi_env env, napi_callback_info info)
 		CHECK(env, napi_set_element(env, arr, i, o));
 	}
 	return arr;
+}
+
+/* Which build of the kernel programs this kernel takes (see sl_kernel_has_atomic_fetch). */
+static napi_value program_build(napi_env env, napi_callback_info info)
+{
+	napi_value v;
+
+	(void)info;
+	CHECK(env, napi_create_string_utf8(env, sl_kernel_has_atomic_fetch() ? "standard" : "compat", NAPI_AUTO_LENGTH, &v));
+	return v;
 }
 
 /* CLOCK_REALTIME - CLOCK_MONOTONIC, from the tightest of a few samples. */
@@ -478,6 +489,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "attachTls", NULL, attach_tls, NULL, NULL, NULL, napi_default, NULL },
 		{ "dropCapabilities", NULL, drop_capabilities, NULL, NULL, NULL, napi_default, NULL },
 		{ "programs", NULL, programs, NULL, NULL, NULL, napi_default, NULL },
+		{ "programBuild", NULL, program_build, NULL, NULL, NULL, napi_default, NULL },
 		{ "clockOffsetNs", NULL, clock_offset, NULL, NULL, NULL, napi_default, NULL },
 		{ "layout", NULL, sl_layout_export, NULL, NULL, NULL, napi_default, NULL },
 	};

@@ -10,6 +10,7 @@
 #include "loader.h"
 #include "events.h"
 #include "sidelight.skel.h"
+#include "sidelight_compat.skel.h"
 
 /* Programs the agent can run without (the rest are required). */
 static const char *const optional_progs[] = { "sl_tcp_sendmsg_locked" };
@@ -44,6 +45,55 @@ struct sl_loader {
 	struct sl_tls_lib *tls;
 	size_t ntls, tls_cap;
 };
+
+bool sl_kernel_has_atomic_fetch(void)
+{
+	/* r0 = 0; *(u64 *)(r10 - 8) = r0; r1 = 1;
+	 * r1 = atomic_fetch_add((u64 *)(r10 - 8), r1); r0 = 0; exit */
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_STX | BPF_DW | BPF_MEM, .dst_reg = BPF_REG_10, .src_reg = BPF_REG_0, .off = -8 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 1 },
+		{ .code = BPF_STX | BPF_DW | BPF_ATOMIC, .dst_reg = BPF_REG_10, .src_reg = BPF_REG_1, .off = -8,
+		  .imm = BPF_ADD | BPF_FETCH },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	static int known = -1;
+	int fd;
+
+	if (known >= 0)
+		return known;
+	fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL", insns, sizeof(insns) / sizeof(insns[0]), NULL);
+	known = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	return known;
+}
+
+/* The skeleton's maps, programs and variables, over the build this kernel
+ * takes: the compat object has the same names and layout. */
+static struct sidelight_bpf *open_skeleton(bool compat)
+{
+	struct sidelight_bpf *obj = calloc(1, sizeof(*obj));
+	int err;
+
+	if (!obj) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = sidelight_bpf__create_skeleton(obj);
+	if (!err && compat)
+		obj->skeleton->data = (void *)sidelight_compat_bpf__elf_bytes(&obj->skeleton->data_sz);
+	if (!err)
+		err = bpf_object__open_skeleton(obj->skeleton, NULL);
+	if (err) {
+		sidelight_bpf__destroy(obj);
+		errno = -err;
+		return NULL;
+	}
+	return obj;
+}
 
 static bool is_uprobe(const char *hook)
 {
@@ -98,7 +148,7 @@ struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t
 	}
 	libbpf_set_print(quiet_print);
 	l->ncpus = libbpf_num_possible_cpus();
-	l->skel = sidelight_bpf__open();
+	l->skel = open_skeleton(!sl_kernel_has_atomic_fetch());
 	if (!l->skel) {
 		describe_errno(err, errlen, "opening the BPF object", errno);
 		free(l);

@@ -40,6 +40,9 @@ struct sl_tls_attach {
 	char error[200];   /* why the library could not be attached */
 };
 
+/* Whether the verifier takes atomic fetch instructions (5.12 and later);
+ * without them the loader uses the compat build of the programs. */
+bool sl_kernel_has_atomic_fetch(void);
 /* On failure returns NULL and writes one line saying what and how to fix. */
 struct sl_loader *sl_loader_open(const struct sl_load_opts *opts, char *err, size_t errlen);
 int sl_loader_ring_fd(struct sl_loader *l);

@@ -130,7 +130,7 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
     throw err;
   }
   const programs = capture.programs();
-  const report = startupReport(programs);
+  const report = startupReport(programs, capture.programBuild());
   for (const p of [...report.skipped, ...report.failed]) log.warn({ program: p.name, hook: p.hook }, `optional program not attached: ${p.reason}`);
   // Uprobes go on each TLS library file once found; failures are logged per file and never stop the agent.
   tls?.start();
@@ -139,7 +139,7 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
   ready = programs.every((p) => !p.required || p.attached);
   startup = report;
   log.info(
-    { kernel: startup.kernel, btf: startup.btf, attached: startup.attached.length, skipped: startup.skipped.map((p) => p.name), pids: config.pids, ports: formatPortRanges(config.ports) },
+    { kernel: startup.kernel, btf: startup.btf, build: startup.build, attached: startup.attached.length, skipped: startup.skipped.map((p) => p.name), pids: config.pids, ports: formatPortRanges(config.ports) },
     'capturing',
   );
 

@@ -37,6 +37,8 @@ export interface KernelStats {
   /** SSL_read/SSL_write calls that moved plaintext, and of those the ones whose session had no socket yet. */
   tlsCalls: number;
   tlsUnboundCalls: number;
+  /** Syscalls skipped because their arguments could not be found (kernels before 5.15, where they are probed off the kernel stack). */
+  syscallArgsUnread: number;
 }
 
 export interface AddonStats {
@@ -60,6 +62,8 @@ export interface CapabilityDrop {
   boundingDropped: boolean;
 }
 
+export type ProgramBuild = 'standard' | 'compat';
+
 export interface AddonLayout {
   structs: Record<string, { size: number; fields: Record<string, [number, number]> }>;
   constants: Record<string, number>;
@@ -75,6 +79,8 @@ export interface Addon {
   /** Puts the TLS uprobes on one library file; throws one line when it cannot. */
   attachTls(file: string, memoryBio: boolean): { attached: number; missing: string[] };
   programs(): ProgramStatus[];
+  /** The build of the kernel programs this kernel takes: compat before 5.12 (no atomic fetch instructions). */
+  programBuild(): ProgramBuild;
   /** Keeps only the capabilities whose bits are set, in every thread of the process (see native/privileges.c). */
   dropCapabilities(keep: bigint): CapabilityDrop;
   clockOffsetNs(): bigint;

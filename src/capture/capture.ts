@@ -1,6 +1,6 @@
 // One capture session: checks the ABI, starts the kernel programs, decodes
 // every batch into the sink, and stops after the last batch is delivered.
-import { loadAddon, type Addon, type AddonLayout, type AddonStats, type ProgramStatus } from './addon';
+import { loadAddon, type Addon, type AddonLayout, type AddonStats, type ProgramBuild, type ProgramStatus } from './addon';
 import { BatchDecoder, type DecodeStats } from './decoder';
 import type { EventSink } from './events';
 import { checkLayout } from './layout';
@@ -88,6 +88,10 @@ export class Capture {
 
   programs(): ProgramStatus[] {
     return this.addon.programs();
+  }
+
+  programBuild(): ProgramBuild {
+    return this.addon.programBuild();
   }
 
   stats(): CaptureStats {

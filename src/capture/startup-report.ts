@@ -2,7 +2,7 @@
 // and on /readyz?verbose: the kernel, where its BTF came from, and which
 // programs attached or were left out (and why).
 import os from 'node:os';
-import type { ProgramStatus } from './addon';
+import type { ProgramBuild, ProgramStatus } from './addon';
 
 /** The one BTF source: libbpf's CO-RE relocations read the running kernel's own. */
 export const BTF_SOURCE = '/sys/kernel/btf/vmlinux';
@@ -10,6 +10,8 @@ export const BTF_SOURCE = '/sys/kernel/btf/vmlinux';
 export interface StartupReport {
   kernel: string;
   btf: string;
+  /** The build of the programs loaded: compat on kernels before 5.12 (no atomic fetch instructions). */
+  build: ProgramBuild;
   attached: string[];
   /** Optional programs the kernel did not take, with its reason. */
   skipped: { name: string; hook: string; reason: string }[];
@@ -20,12 +22,13 @@ export interface StartupReport {
 /** Uprobes are attached per TLS library later, not at start: they are reported by the TLS scan. */
 const isUprobe = (p: ProgramStatus) => /^u(ret)?probe/.test(p.hook);
 
-export function startupReport(programs: ProgramStatus[], kernel = os.release()): StartupReport {
+export function startupReport(programs: ProgramStatus[], build: ProgramBuild, kernel = os.release()): StartupReport {
   const atStart = programs.filter((p) => !isUprobe(p));
   const entry = (p: ProgramStatus) => ({ name: p.name, hook: p.hook, reason: p.error });
   return {
     kernel,
     btf: BTF_SOURCE,
+    build,
     attached: atStart.filter((p) => p.attached).map((p) => p.name),
     skipped: atStart.filter((p) => !p.attached && !p.required).map(entry),
     failed: atStart.filter((p) => !p.attached && p.required).map(entry),
@@ -34,7 +37,8 @@ export function startupReport(programs: ProgramStatus[], kernel = os.release()):
 
 /** /readyz?verbose: one line per check, "[+]" passed, "[-]" left out or failed. */
 export function verboseReadiness(r: StartupReport): string {
-  const lines = [`[+]kernel ${r.kernel}, BTF ${r.btf}`];
+  const build = r.build === 'compat' ? 'compat build (no atomic fetch before 5.12)' : 'standard build';
+  const lines = [`[+]kernel ${r.kernel}, BTF ${r.btf}, programs: ${build}`];
   for (const name of r.attached) lines.push(`[+]program ${name} attached`);
   for (const s of r.skipped) lines.push(`[-]program ${s.name} (${s.hook}) left out, optional: ${s.reason}`);
   for (const f of r.failed) lines.push(`[-]program ${f.name} (${f.hook}) failed, required: ${f.reason}`);

@@ -14,9 +14,10 @@ describe('start-up report', () => {
   ];
 
   it('lists the kernel, the BTF source, programs attached, optional ones left out and required ones failed; uprobes are the TLS scan\'s', () => {
-    assert.deepEqual(startupReport(programs, '6.1.0-27-cloud-amd64'), {
+    assert.deepEqual(startupReport(programs, 'standard', '6.1.0-27-cloud-amd64'), {
       kernel: '6.1.0-27-cloud-amd64',
       btf: '/sys/kernel/btf/vmlinux',
+      build: 'standard',
       attached: ['sl_connect'],
       skipped: [{ name: 'sl_sendmsg', hook: 'tp_btf/tcp_sendmsg_locked', reason: 'tp_btf/tcp_sendmsg_locked: not in this kernel' }],
       failed: [{ name: 'sl_close', hook: 'tracepoint/sock/inet_sock_set_state', reason: 'permission denied' }],
@@ -25,9 +26,9 @@ describe('start-up report', () => {
 
   it('/readyz?verbose: one line per check', () => {
     assert.equal(
-      verboseReadiness(startupReport(programs, '6.1.0')),
+      verboseReadiness(startupReport(programs, 'compat', '5.10.0')),
       [
-        '[+]kernel 6.1.0, BTF /sys/kernel/btf/vmlinux',
+        '[+]kernel 5.10.0, BTF /sys/kernel/btf/vmlinux, programs: compat build (no atomic fetch before 5.12)',
         '[+]program sl_connect attached',
         '[-]program sl_sendmsg (tp_btf/tcp_sendmsg_locked) left out, optional: tp_btf/tcp_sendmsg_locked: not in this kernel',
         '[-]program sl_close (tracepoint/sock/inet_sock_set_state) failed, required: permission denied',

@@ -33,7 +33,7 @@ describe('the agent process', { skip: skipReason ? `needs BPF: ${skipReason}` : 
       assert.deepEqual(await httpGet(agent.adminPort, '/readyz'), { status: 200, body: 'ready\n' });
       // The start-up report: kernel, BTF source, programs attached and left out.
       const startup = (JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as { startup: StartupReport }).startup;
-      assert.deepEqual([startup.kernel, startup.btf, startup.failed], [os.release(), '/sys/kernel/btf/vmlinux', []]);
+      assert.deepEqual([startup.kernel, startup.btf, startup.build, startup.failed], [os.release(), '/sys/kernel/btf/vmlinux', 'standard', []]);
       assert.ok(startup.attached.includes('sl_exit_connect'), startup.attached.join(' '));
       assert.deepEqual(await httpGet(agent.adminPort, '/readyz?verbose'), { status: 200, body: `${verboseReadiness(startup)}ready\n` });
       await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${srv.port}/text/path?token=abc`]);
@@ -53,9 +53,9 @@ describe('the agent process', { skip: skipReason ? `needs BPF: ${skipReason}` : 
     // Columns line up: the method starts at the same place on both lines.
     assert.equal(serverLine.indexOf(' GET '), clientLine.indexOf(' GET '));
     // Logs are JSON lines on stderr, one of them the final tally.
-    const logs = agent.stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; transactions?: number; kernelDrops?: number; kernel?: string; btf?: string });
+    const logs = agent.stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; transactions?: number; kernelDrops?: number; kernel?: string; btf?: string; build?: string });
     const capturing = logs.find((l) => l.msg === 'capturing');
-    assert.deepEqual([capturing?.kernel, capturing?.btf], [os.release(), '/sys/kernel/btf/vmlinux']);
+    assert.deepEqual([capturing?.kernel, capturing?.btf, capturing?.build], [os.release(), '/sys/kernel/btf/vmlinux', 'standard']);
     const stopped = logs.find((l) => l.msg === 'stopped');
     assert.equal(stopped?.transactions, 2);
     assert.equal(stopped?.kernelDrops, 0);

@@ -1,14 +1,17 @@
 // Runs inside a test guest booted by test/kernels/run.sh: the agent on the
 // guest's kernel, the HTTP/1 scenario (keep-alive and pipelining) and one
-// gRPC scenario with exact counts, and the start-up report. Prints one line,
+// gRPC scenario with exact counts, the kernel's loss counters, and the
+// start-up report. Prints one line,
 // SIDELIGHT-KERNEL-RESULT <json>, that the host reads off the serial console.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
+import type { KernelStats } from '../../src/capture/addon';
 import type { StartupReport } from '../../src/capture/startup-report';
-import { httpGet, startAgent, type RunningAgent } from '../support/agent';
+import { ROOT, httpGet, startAgent, type RunningAgent } from '../support/agent';
 import { loadCatalog, type Item, type Unary } from '../support/catalog';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -75,6 +78,31 @@ async function grpcCalls(agent: RunningAgent): Promise<void> {
   }
 }
 
+/** Nothing lost in the kernel, and every syscall's arguments found (probed off the kernel stack before 5.15). */
+async function kernelCounters(agent: RunningAgent): Promise<void> {
+  const { capture } = JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as { capture: { kernel: KernelStats } };
+  assert.deepEqual({ ringbufDrops: capture.kernel.ringbufDrops, syscallArgsUnread: capture.kernel.syscallArgsUnread, readFaults: capture.kernel.readFaults }, { ringbufDrops: 0, syscallArgsUnread: 0, readFaults: 0 });
+}
+
+/**
+ * Before 5.11 eBPF maps count against RLIMIT_MEMLOCK: without CAP_SYS_RESOURCE
+ * and under a hard limit the agent must refuse in one line, not fail a load.
+ */
+function memlockRefusal(): void {
+  const r = spawnSync(
+    'prlimit',
+    ['--memlock=8388608:8388608', 'setpriv', '--bounding-set', '-sys_resource', process.execPath, 'bin/sidelight.js', 'run', '--output', 'none', '--duration', '1', '--admin-port', '0'],
+    { encoding: 'utf8', cwd: ROOT, timeout: 300_000 },
+  );
+  assert.deepEqual(
+    { status: r.status, stderr: r.stderr },
+    {
+      status: 2,
+      stderr: `sidelight: kernel ${os.release()} charges eBPF maps to the locked-memory limit (before 5.11), capped here at 8192 KiB: grant CAP_SYS_RESOURCE, or raise it (ulimit -l unlimited, LimitMEMLOCK=infinity)\n`,
+    },
+  );
+}
+
 async function main(): Promise<Result> {
   const result: Result = { kernel: os.release(), ok: false, checks: {} };
   const srv = http.createServer((req, res) => {
@@ -90,6 +118,8 @@ async function main(): Promise<Result> {
     for (const [name, check] of [
       ['http1', () => http1(agent, port)],
       ['grpc', () => grpcCalls(agent)],
+      ['counters', () => kernelCounters(agent)],
+      ...(/^5\.10\./.test(os.release()) ? ([['memlock', memlockRefusal]] as const) : []),
     ] as const) {
       try {
         await check();

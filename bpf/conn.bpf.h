@@ -67,21 +67,31 @@ struct sl_sysargs {
 #endif
 
 #if defined(__TARGET_ARCH_x86)
+/* __USER_CS: the code segment saved for a syscall from 64-bit user space. */
+#define SL_USER_CS 0x33
+
+/* Registers saved for this syscall from 64-bit user space: the number and
+ * the code segment must both match (a failed read matches nothing). */
+static __always_inline bool sl_regs_saved_for(struct pt_regs *r, long nr)
+{
+	unsigned long orig_ax = -1, cs = 0;
+
+	if (bpf_core_read(&orig_ax, sizeof(orig_ax), &r->orig_ax) || bpf_core_read(&cs, sizeof(cs), &r->cs))
+		return false;
+	return orig_ax == (unsigned long)nr && cs == SL_USER_CS;
+}
+
 /* x86-64: the user registers sit at the top of the task's kernel stack
- * (THREAD_SIZE is 16 KiB, or 32 KiB with KASAN; no padding on 64-bit). The
- * syscall number they were saved for proves which. */
+ * (THREAD_SIZE is 16 KiB, or 32 KiB with KASAN; no padding on 64-bit). */
 static __always_inline bool sl_syscall_args_probed(long nr, struct sl_sysargs *a)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 stack = (__u64)BPF_CORE_READ(task, stack);
 	struct pt_regs *r = (struct pt_regs *)(stack + 16384) - 1;
-	unsigned long saved = -1;
 
-	/* A failed read must not pass for syscall 0 (read). */
-	if (bpf_core_read(&saved, sizeof(saved), &r->orig_ax) || saved != nr) {
+	if (!sl_regs_saved_for(r, nr)) {
 		r = (struct pt_regs *)(stack + 32768) - 1;
-		saved = -1;
-		if (bpf_core_read(&saved, sizeof(saved), &r->orig_ax) || saved != nr) {
+		if (!sl_regs_saved_for(r, nr)) {
 			sl_stat_add(SL_STAT_SYSCALL_ARGS_UNREAD, 1);
 			return false;
 		}

@@ -16,8 +16,23 @@ if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: $
 
 async function server(port: number): Promise<http.Server> {
   const s = http.createServer((_req, res) => res.writeHead(200, { 'content-length': 2 }).end('ok'));
-  await new Promise<void>((r) => s.listen(port, '127.0.0.1', r));
+  await new Promise<void>((resolve, reject) => s.once('error', reject).listen(port, '127.0.0.1', resolve));
   return s;
+}
+
+/** Servers on three consecutive free ports below the ephemeral range (another test's client may hold one). */
+async function consecutiveServers(): Promise<{ base: number; servers: http.Server[] }> {
+  for (let attempt = 0; ; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 12000);
+    const servers: http.Server[] = [];
+    try {
+      for (const p of [base, base + 1, base + 2]) servers.push(await server(p));
+      return { base, servers };
+    } catch (err) {
+      for (const s of servers) s.close();
+      if (attempt >= 20) throw err;
+    }
+  }
 }
 
 /** One python process making one request, then (after a line on stdin) `n - 1` more, each on a new connection. */
@@ -37,9 +52,8 @@ interface Stats {
 
 describe('process selection in the kernel', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
   it('port ranges keep and exclude connections exactly', async () => {
-    const base = 20000 + Math.floor(Math.random() * 20000);
+    const { base, servers } = await consecutiveServers();
     const ports = [base, base + 1, base + 2];
-    const servers = await Promise.all(ports.map((p) => server(p)));
     // Keep base..base+2, but leave out base+1.
     const agent = await startAgent(['--port', `${base}-${base + 2}`, '--exclude-port', String(base + 1)]);
     try {

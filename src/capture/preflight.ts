@@ -42,6 +42,11 @@ export function memlockHard(limits: string): number | undefined {
   return !m || m[1] === 'unlimited' ? undefined : Number(m[1]);
 }
 
+/** Whether a kernel version comes before major.minor. */
+export function kernelBefore(v: [number, number], [major, minor]: [number, number]): boolean {
+  return v[0] < major || (v[0] === major && v[1] < minor);
+}
+
 export function effectiveCaps(status: string): bigint {
   const m = /^CapEff:\s*([0-9a-f]+)$/im.exec(status);
   return m ? BigInt(`0x${m[1]}`) : 0n;
@@ -85,7 +90,7 @@ export function preflight(host: Host = realHost()): string[] {
   if (host.platform !== 'linux') throw new PreflightError(`sidelight needs Linux (this is ${host.platform})`);
   const v = parseKernelRelease(host.release);
   const min = minKernel(host.arch);
-  if (!v || v[0] < min[0] || (v[0] === min[0] && v[1] < min[1])) {
+  if (!v || kernelBefore(v, min)) {
     throw new PreflightError(`kernel ${host.release} is older than ${min.join('.')}, which sidelight needs on ${host.arch}; run it on a newer kernel`);
   }
   const bpfOk = has(host.capEff, CAP_SYS_ADMIN) || (has(host.capEff, CAP_BPF) && has(host.capEff, CAP_PERFMON));
@@ -94,7 +99,7 @@ export function preflight(host: Host = realHost()): string[] {
   }
   // Before 5.11 eBPF maps count against RLIMIT_MEMLOCK; libbpf lifts it to
   // unlimited, which needs CAP_SYS_RESOURCE unless the hard limit already is.
-  if ((v[0] < 5 || (v[0] === 5 && v[1] < 11)) && host.memlockHard !== undefined && !has(host.capEff, CAP_SYS_RESOURCE)) {
+  if (kernelBefore(v, [5, 11]) && host.memlockHard !== undefined && !has(host.capEff, CAP_SYS_RESOURCE)) {
     throw new PreflightError(
       `kernel ${host.release} charges eBPF maps to the locked-memory limit (before 5.11), capped here at ${Math.floor(host.memlockHard / 1024)} KiB: grant CAP_SYS_RESOURCE, or raise it (ulimit -l unlimited, LimitMEMLOCK=infinity)`,
     );

@@ -3,7 +3,7 @@
 import os from 'node:os';
 import type { Logger } from '../log';
 import { loadAddon, type CapabilityDrop } from './addon';
-import { parseKernelRelease } from './preflight';
+import { kernelBefore, parseKernelRelease } from './preflight';
 
 /** capability(7) numbers, for the names in logs and /stats. */
 const NAMES = [
@@ -37,7 +37,7 @@ export function capabilitiesToKeep(opts: { tls: boolean; release: string }): big
   let keep = 1n << BigInt(CAP_SYS_PTRACE);
   if (opts.tls) keep |= 1n << BigInt(CAP_SYS_ADMIN);
   const v = parseKernelRelease(opts.release);
-  if (!v || v[0] < FD_BPF_WITHOUT_CAP[0] || (v[0] === FD_BPF_WITHOUT_CAP[0] && v[1] < FD_BPF_WITHOUT_CAP[1])) keep |= 1n << BigInt(CAP_BPF);
+  if (!v || kernelBefore(v, FD_BPF_WITHOUT_CAP)) keep |= 1n << BigInt(CAP_BPF);
   return keep;
 }
 

@@ -1,20 +1,8 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { describe, it } from 'node:test';
 import { GC_MIN_INTERVAL_MS } from '../../src/admin/collect-garbage';
 import { boundPort, startAdminServer } from '../../src/admin/server';
-
-function get(port: number, path: string): Promise<{ status: number; body: string; retryAfter?: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode!, body, retryAfter: res.headers['retry-after'] }));
-      })
-      .on('error', reject);
-  });
-}
+import { httpGet, httpGetWithHeaders } from '../support/agent';
 
 describe('admin server', () => {
   it('/stats?gc collects garbage before reading memory, at most once a second', async () => {
@@ -23,18 +11,21 @@ describe('admin server', () => {
       const port = boundPort(server);
       // Garbage only a collection can take back: 64 MiB of short-lived objects.
       let junk: number[][] | undefined = Array.from({ length: 1024 }, () => new Array<number>(8192).fill(1.5));
-      const before = (JSON.parse((await get(port, '/stats')).body) as { heapUsed: number }).heapUsed;
+      const before = (JSON.parse((await httpGet(port, '/stats')).body) as { heapUsed: number }).heapUsed;
       junk = undefined;
-      const first = await get(port, '/stats?gc');
+      const first = await httpGet(port, '/stats?gc');
       assert.equal(first.status, 200, first.body);
       const after = (JSON.parse(first.body) as { heapUsed: number }).heapUsed;
       assert.equal(junk, undefined);
       assert.ok(before - after > 48 * 1048576, `heapUsed ${before} before, ${after} after the collection`);
-      const second = await get(port, '/stats?gc');
-      assert.deepEqual(second, { status: 429, retryAfter: '1', body: `a collection ran under ${GC_MIN_INTERVAL_MS} ms ago; retry in a second\n` });
-      assert.equal((await get(port, '/stats')).status, 200, 'plain /stats is never throttled');
+      const second = await httpGetWithHeaders(port, '/stats?gc');
+      assert.deepEqual(
+        { status: second.status, retryAfter: second.headers['retry-after'], body: second.body },
+        { status: 429, retryAfter: '1', body: `a collection ran under ${GC_MIN_INTERVAL_MS} ms ago; retry in a second\n` },
+      );
+      assert.equal((await httpGet(port, '/stats')).status, 200, 'plain /stats is never throttled');
       await new Promise((r) => setTimeout(r, GC_MIN_INTERVAL_MS + 50));
-      assert.equal((await get(port, '/stats?gc')).status, 200);
+      assert.equal((await httpGet(port, '/stats?gc')).status, 200);
     } finally {
       await new Promise((r) => server.close(r));
     }

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -30,7 +29,7 @@ import { planMetadata } from '../../src/enrich/k8s/enable';
 import { HttpMetrics } from '../../src/export/metrics';
 import { registerSelfMetrics, type SelfStats } from '../../src/export/self-metrics';
 import type { HttpTransaction } from '../../src/transactions/transaction';
-import { ROOT } from '../support/agent';
+import { ROOT, httpGet } from '../support/agent';
 import { clientTx, serverTx } from '../support/transactions';
 import { DAEMONSET_CAPABILITIES } from './capabilities';
 import {
@@ -79,17 +78,6 @@ function objectsOfKind<T>(kind: string): T[] {
     .map((o) => o.object as unknown as T);
 }
 
-function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-}
 
 /** The agent's settings from the ConfigMap, as the agent resolves them (plus NODE_NAME from the downward API). */
 function resolvedAgentConfig(env: NodeJS.ProcessEnv = {}): Config {
@@ -225,7 +213,7 @@ describe('daemonset/ (kubectl apply -k)', () => {
     });
     try {
       const port = boundPort(server);
-      for (const p of paths) assert.equal((await get(port, p)).status, 200, p);
+      for (const p of paths) assert.equal((await httpGet(port, p)).status, 200, p);
     } finally {
       await new Promise((r) => server.close(r));
     }

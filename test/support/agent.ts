@@ -40,17 +40,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export function httpGet(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+/** GET on loopback: status, body and response headers. */
+export function httpGetWithHeaders(port: number, urlPath: string): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     http
       .get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
       })
       .on('error', reject);
   });
+}
+
+export async function httpGet(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+  const { status, body } = await httpGetWithHeaders(port, urlPath);
+  return { status, body };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,11 +6,13 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Capture } from '../src/capture/capture';
+import { preflight } from '../src/capture/preflight';
 import type { EventSink } from '../src/capture/events';
 
 const run = promisify(execFile);
 
 async function main(): Promise<void> {
+  preflight(); // the host as the agent prepares it: tracefs mounted when missing
   const seconds = Number(process.argv[2] ?? 10);
   const payload = Number(process.argv[3] ?? 64);
   const writers = Number(process.argv[4] ?? 1);

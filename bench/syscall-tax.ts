@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Capture } from '../src/capture/capture';
+import { preflight } from '../src/capture/preflight';
 
 const dir = path.join(__dirname, '..', '..', 'bench', 'syscall-tax');
 const bin = path.join(dir, 'tax');
@@ -13,6 +14,7 @@ function measure(iterations: string): { writeDevNullNs: number; getppidNs: numbe
 }
 
 async function main(): Promise<void> {
+  preflight(); // the host as the agent prepares it: tracefs mounted when missing
   const iterations = process.argv[2] ?? '2000000';
   execFileSync('gcc', ['-O2', '-o', bin, path.join(dir, 'tax.c')]);
   const bare = measure(iterations);

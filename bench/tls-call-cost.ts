@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Capture } from '../src/capture/capture';
+import { preflight } from '../src/capture/preflight';
 
 const SIZES = ['64', '1024', '4096'];
 const LIBSSL = ['/usr/lib/x86_64-linux-gnu/libssl.so.3', '/usr/lib/aarch64-linux-gnu/libssl.so.3', '/usr/lib64/libssl.so.3'];
@@ -25,6 +26,7 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
+  preflight(); // the host as the agent prepares it: tracefs mounted when missing
   const iterations = process.argv[2] ?? '200000';
   const runs = Number(process.argv[3] ?? '5');
   const libssl = LIBSSL.find((f) => fs.existsSync(f));

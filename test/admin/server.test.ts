@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { GC_MIN_INTERVAL_MS } from '../../src/admin/collect-garbage';
 import { boundPort, startAdminServer } from '../../src/admin/server';
 import { httpGet, httpGetWithHeaders } from '../support/agent';
+import { sleep } from '../support/wait';
 
 describe('admin server', () => {
   it('/stats?gc collects garbage before reading memory, at most once a second', async () => {
@@ -24,7 +25,7 @@ describe('admin server', () => {
         { status: 429, retryAfter: '1', body: `a collection ran under ${GC_MIN_INTERVAL_MS} ms ago; retry in a second\n` },
       );
       assert.equal((await httpGet(port, '/stats')).status, 200, 'plain /stats is never throttled');
-      await new Promise((r) => setTimeout(r, GC_MIN_INTERVAL_MS + 50));
+      await sleep(GC_MIN_INTERVAL_MS + 50);
       assert.equal((await httpGet(port, '/stats?gc')).status, 200);
     } finally {
       await new Promise((r) => server.close(r));

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { BIN } from '../support/agent';
+import { need, rootUnavailable } from '../support/requirements';
 
 function sidelight(args: string[], prefix: string[] = []): { code: number | null; stdout: string; stderr: string } {
   const cmd = prefix.length > 0 ? prefix[0]! : process.execPath;
@@ -36,10 +37,7 @@ describe('sidelight command line errors', () => {
   }
 
   it('without privileges it says what to grant', (t) => {
-    if (process.getuid?.() !== 0) {
-      t.skip('needs root to drop to an unprivileged user');
-      return;
-    }
+    if (!need(t, 'drops to an unprivileged user', rootUnavailable())) return;
     const r = sidelight(['run'], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all']);
     assert.equal(r.stderr, 'sidelight: missing privileges to load eBPF programs: run as root, or grant CAP_BPF and CAP_PERFMON\n');
     assert.equal(r.code, 2);

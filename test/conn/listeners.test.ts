@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { ListeningPorts, parseListeningPorts } from '../../src/conn/listeners';
+import { spawn } from '../support/children';
+import { need, rootUnavailable } from '../support/requirements';
 
 describe('listening ports from /proc/net/tcp', () => {
   it('keeps LISTEN sockets only', () => {
@@ -20,11 +22,7 @@ describe('listening ports from /proc/net/tcp', () => {
 
 describe('listening ports per network namespace', () => {
   it('asks the namespace of the process that uses the port (a pod has its own)', async (t) => {
-    if (process.getuid?.() !== 0) {
-      if (process.env.CI) throw new Error('this test makes a network namespace: run as root');
-      t.skip('needs root (ip netns)');
-      return;
-    }
+    if (!need(t, 'makes a network namespace (ip netns)', rootUnavailable())) return;
     const ns = `sl-listen-${process.pid}`;
     const port = 47000 + (process.pid % 1000);
     execFileSync('ip', ['netns', 'add', ns]);

@@ -11,17 +11,20 @@
 // stands in for both); SYS_ADMIN loses the TLS uprobes; SYS_PTRACE loses
 // process names by executable.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { BIN, RunningAgent, bpfUnavailable, freePort, httpGet, kernelObjectsAfterExit } from '../support/agent';
+import { BIN, RunningAgent, freePort, httpGet, kernelObjectsAfterExit } from '../support/agent';
 import { FakeKubernetesApi } from '../support/k8s-api';
 import { OtlpReceiver } from '../support/otlp-receiver';
 import { PrometheusServer, prometheusBinary, type Sample } from '../support/prometheus';
 import { DAEMONSET_CAPABILITIES, capabilityMask, setprivArgs, statusCaps } from './capabilities';
+import { spawn } from '../support/children';
+import { bpfSkip } from '../support/requirements';
+import { sleep } from '../support/wait';
 import {
   TARGET_LABELS,
   agentConfigText,
@@ -38,9 +41,7 @@ import {
 } from './manifests';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const skipReason = bpfUnavailable();
-if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
+const skip = bpfSkip();
 
 const NODE = 'node-capabilities';
 const TRACEFS = '/sys/kernel/tracing';
@@ -102,20 +103,6 @@ function spawnAgent(s: Scenario): ChildProcess {
   });
 }
 
-/** Waits for /readyz 200; throws with the agent's stderr if it exits first. */
-async function waitReady(agent: RunningAgent, timeoutMs = 30_000): Promise<void> {
-  let exitCode: number | null | undefined;
-  void agent.exited.then((c) => (exitCode = c));
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (exitCode !== undefined) throw new Error(`agent exited with ${exitCode} before ready: ${agent.stderr}`);
-    if ((await httpGet(agent.adminPort, '/readyz').catch(() => ({ status: 0 }))).status === 200) return;
-    await sleep(100);
-  }
-  agent.child.kill('SIGKILL');
-  throw new Error(`agent not ready within ${timeoutMs} ms: ${agent.stderr}`);
-}
-
 async function sendRequests(port: number): Promise<void> {
   for (const [p] of REQUESTS) await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}${p}`]);
 }
@@ -138,7 +125,7 @@ function rows(agent: RunningAgent): string[] {
     .sort();
 }
 
-describe("the DaemonSet's capability list, on the real kernel", { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+describe("the DaemonSet's capability list, on the real kernel", { skip }, () => {
   const api = new FakeKubernetesApi();
   let receiver: OtlpReceiver;
   let server: ChildProcess;
@@ -186,7 +173,7 @@ describe("the DaemonSet's capability list, on the real kernel", { skip: skipReas
     const agent = await scenario(caps);
     let prom: PrometheusServer | undefined;
     try {
-      await waitReady(agent);
+      await agent.ready();
 
       // The process the kernel sees: node, uid 0, exactly the list, no_new_privs, read-only root.
       const pid = agent.child.pid!;
@@ -333,7 +320,7 @@ describe("the DaemonSet's capability list, on the real kernel", { skip: skipReas
     const agent = await scenario(DAEMONSET_CAPABILITIES.filter((c) => c !== 'SYS_ADMIN'));
     let tls: { attached: number; failed: number; libraries: { path: string; attached: boolean; error?: string }[] };
     try {
-      await waitReady(agent);
+      await agent.ready();
       await sendRequests(port);
       await agent.waitFor(6, () => true);
       await sleep(200);
@@ -354,7 +341,7 @@ describe("the DaemonSet's capability list, on the real kernel", { skip: skipReas
   it('without SYS_PTRACE: it runs, but cannot read /proc/<pid>/exe and names the server by its thread name', async () => {
     const agent = await scenario(DAEMONSET_CAPABILITIES.filter((c) => c !== 'SYS_PTRACE'));
     try {
-      await waitReady(agent);
+      await agent.ready();
       // Granted BPF, PERFMON and SYS_ADMIN; after attaching it keeps SYS_ADMIN alone (for TLS libraries found later).
       assert.equal(statusCaps(readFileSync(`/proc/${agent.child.pid}/status`, 'utf8'), 'CapEff'), capabilityMask(['SYS_ADMIN']));
       await sendRequests(port);

@@ -32,6 +32,7 @@ import type { HttpTransaction } from '../../src/transactions/transaction';
 import { ROOT, httpGet } from '../support/agent';
 import { clientTx, serverTx } from '../support/transactions';
 import { DAEMONSET_CAPABILITIES } from './capabilities';
+import { need } from '../support/requirements';
 import {
   DAEMONSET_DIR,
   EXAMPLES_DIR,
@@ -77,7 +78,6 @@ function objectsOfKind<T>(kind: string): T[] {
     .filter((o) => o.object.kind === kind)
     .map((o) => o.object as unknown as T);
 }
-
 
 /** The agent's settings from the ConfigMap, as the agent resolves them (plus NODE_NAME from the downward API). */
 function resolvedAgentConfig(env: NodeJS.ProcessEnv = {}): Config {
@@ -305,14 +305,8 @@ interface CollectorConfig {
   service: { pipelines: Record<string, { receivers: string[]; processors?: string[]; exporters: string[] }> };
 }
 
-/** In CI a missing promtool fails the test; elsewhere it skips with the reason. */
-function needPromtool(t: TestContext): boolean {
-  if (existsSync('/usr/bin/promtool')) return true;
-  const why = '/usr/bin/promtool missing: install the Debian package "prometheus" (SIDELIGHT_SETUP_PEERS=1 bash scripts/setup.sh)';
-  if (process.env.CI) throw new Error(why);
-  t.skip(why);
-  return false;
-}
+const needPromtool = (t: TestContext): boolean =>
+  need(t, 'needs promtool', existsSync('/usr/bin/promtool') ? undefined : '/usr/bin/promtool missing: install the Debian package "prometheus" (SIDELIGHT_SETUP_PEERS=1 bash scripts/setup.sh)');
 
 /** An exposition made by the agent's own metric code, with every kind of series the dashboard reads. */
 async function agentExposition(): Promise<string> {

@@ -1,7 +1,7 @@
 // The agent as a user runs it: readiness, text output, --pid, --duration,
 // SIGINT, and a clean kernel afterwards.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -9,13 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { BIN, ROOT, bpfUnavailable, freePort, httpGet, kernelObjectsAfterExit, startAgent } from '../support/agent';
+import { BIN, ROOT, freePort, httpGet, kernelObjectsAfterExit, startAgent } from '../support/agent';
 import { verboseReadiness, type StartupReport } from '../../src/capture/startup-report';
+import { spawn } from '../support/children';
+import { bpfSkip } from '../support/requirements';
+import { sleep } from '../support/wait';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const skipReason = bpfUnavailable();
-if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
+const skip = bpfSkip();
 
 async function server(): Promise<{ port: number; close: () => void }> {
   const port = await freePort();
@@ -24,7 +25,7 @@ async function server(): Promise<{ port: number; close: () => void }> {
   return { port, close: () => s.close() };
 }
 
-describe('the agent process', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+describe('the agent process', { skip }, () => {
   it('answers /healthz and /readyz, prints aligned text lines, and stops on SIGINT', async () => {
     const srv = await server();
     const agent = await startAgent(['--output', 'text', '--port', String(srv.port)]);

@@ -3,7 +3,7 @@
 // official protos, and scraped by Debian's Prometheus. Exact counts, exact
 // attributes, exact parent links.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,19 +12,20 @@ import { promisify } from 'node:util';
 import { context, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import { bpfUnavailable, freePort, httpGet, ROOT, startAgent, type RunningAgent } from '../support/agent';
+import { freePort, httpGet, ROOT, startAgent, type RunningAgent } from '../support/agent';
 import { OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver';
 import { prometheusBinary, PrometheusServer } from '../support/prometheus';
+import { spawn } from '../support/children';
+import { bpfUnavailable, skipUnless } from '../support/requirements';
+import { sleep } from '../support/wait';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SERVER = 2;
 const CLIENT = 3;
 const STATUS_UNSET = 0;
 const STATUS_ERROR = 2;
 
-const skipReason = bpfUnavailable() ?? (prometheusBinary() ? undefined : 'prometheus not installed (apt-get install prometheus)');
-if (skipReason && process.env.CI) throw new Error(`export e2e tests cannot run in CI: ${skipReason}`);
+const skipReason = skipUnless('the export end-to-end tests', bpfUnavailable() ?? (prometheusBinary() ? undefined : 'prometheus not installed (apt-get install prometheus)'));
 
 async function curl(port: number, urlPath: string, headers: string[] = []): Promise<void> {
   await run('curl', ['-s', '-o', '/dev/null', ...headers.flatMap((h) => ['-H', h]), `http://127.0.0.1:${port}${urlPath}`]);

@@ -1,3 +1,4 @@
+// test-file-bound: 600
 // Faults around the agent, with the real agent process and real eBPF: a
 // collector that refuses, one that is slow, SIGTERM under load (flushed
 // within the deadline, programs detached, exit 0), SIGKILL (nothing left in
@@ -8,13 +9,13 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import { describe, it } from 'node:test';
-import { BIN, bpfUnavailable, freePort, httpGet, kernelObjectsAfterExit, startAgent, type RunningAgent } from '../support/agent';
+import { BIN, freePort, httpGet, kernelObjectsAfterExit, startAgent, type RunningAgent } from '../support/agent';
 import { OtlpReceiver } from '../support/otlp-receiver';
 import { PrometheusServer } from '../support/prometheus';
+import { bpfSkip } from '../support/requirements';
+import { sleep, waitUntil } from '../support/wait';
 
-const skipReason = bpfUnavailable();
-if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const skip = bpfSkip();
 
 interface SpanStats {
   exported: number;
@@ -26,15 +27,6 @@ interface SpanStats {
 
 async function spanStats(agent: RunningAgent): Promise<SpanStats> {
   return (JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as { spans: SpanStats }).spans;
-}
-
-async function until(what: string, pred: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await pred()) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 async function server(): Promise<{ srv: http.Server; port: number }> {
@@ -62,7 +54,7 @@ function stoppedLog(agent: RunningAgent): { transactions: number; spansExported:
   return stopped as unknown as { transactions: number; spansExported: number; spansDropped: number; spansInFlight: number };
 }
 
-describe('faults', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+describe('faults', { skip }, () => {
   it('a collector answering 503: export errors counted, spans kept and delivered once it answers again', async () => {
     const receiver = await OtlpReceiver.start({ transport: 'http' });
     receiver.faults.refuse = true;
@@ -70,14 +62,14 @@ describe('faults', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, ()
     const agent = await startAgent(['--port', String(port), '--pid', String(process.pid)], 30_000, exportEnv(receiver, 'http/protobuf'));
     try {
       for (let i = 0; i < 20; i++) await httpGet(port, `/refused/${i}`);
-      await until('two refused exports', async () => receiver.refused >= 2 && (await spanStats(agent)).exportErrors >= 2, 20_000);
+      await waitUntil('two refused exports', async () => receiver.refused >= 2 && (await spanStats(agent)).exportErrors >= 2, 20_000);
       const during = await spanStats(agent);
       assert.equal(during.exported, 0);
       const metrics = (await httpGet(agent.adminPort, '/metrics')).body;
       const errors = Number(/^sidelight_export_errors_total\{signal="traces"\} (\d+)$/m.exec(metrics)?.[1]);
       assert.ok(errors >= 2 && errors <= receiver.refused, `${errors} errors counted, ${receiver.refused} refusals`);
       receiver.faults.refuse = false;
-      await until('every span delivered', async () => (await spanStats(agent)).exported === 40, 60_000);
+      await waitUntil('every span delivered', async () => (await spanStats(agent)).exported === 40, 60_000);
       const end = await spanStats(agent);
       assert.deepEqual([end.droppedQueueFull, end.queued, end.inFlight], [0, 0, 0]);
       assert.equal(receiver.spans.length, 40, 'refused exports recorded nothing, so nothing twice');
@@ -103,9 +95,9 @@ describe('faults', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, ()
       for (let i = 0; i < 30; i++) await httpGet(port, `/slow/${i}`);
       await agent.waitFor(60, (tx) => tx.path.startsWith('/slow/'), 10_000);
       assert.equal(agent.transactions().length, 60, `all 60 transactions printed while exports time out (${Date.now() - t0} ms)`);
-      await until('an export timed out', async () => (await spanStats(agent)).exportErrors >= 1, 20_000);
+      await waitUntil('an export timed out', async () => (await spanStats(agent)).exportErrors >= 1, 20_000);
       receiver.faults.delayMs = 0;
-      await until('every span delivered', async () => {
+      await waitUntil('every span delivered', async () => {
         const s = await spanStats(agent);
         return s.exported === 60 && s.queued === 0 && s.inFlight === 0;
       }, 60_000);
@@ -209,7 +201,7 @@ describe('faults', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, ()
     try {
       for (let i = 0; i < 10; i++) await httpGet(port, `/hung/${i}`);
       await agent.waitFor(20, () => true);
-      await until('an export under way', async () => (await spanStats(agent)).inFlight > 0, 10_000);
+      await waitUntil('an export under way', async () => (await spanStats(agent)).inFlight > 0, 10_000);
       const t0 = Date.now();
       agent.child.kill('SIGTERM');
       const code = await agent.exited;
@@ -303,7 +295,7 @@ describe('a host without BTF or tracefs', () => {
     assert.equal(r.stderr, 'sidelight: tracefs is not mounted and could not be mounted: run mount -t tracefs tracefs /sys/kernel/tracing (or mount /sys/kernel/tracing into the container)\n');
   });
 
-  it('tracefs not mounted but mountable: the agent mounts it, says so and runs', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+  it('tracefs not mounted but mountable: the agent mounts it, says so and runs', { skip }, () => {
     const r = inNamespace('mount -t tmpfs none /sys/kernel/tracing && mount -t tmpfs none /sys/kernel/debug');
     assert.equal(r.status, 0, r.stderr);
     const msgs = r.stderr.trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg);

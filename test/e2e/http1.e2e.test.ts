@@ -1,7 +1,7 @@
 // End to end: the real agent (real eBPF) watching real HTTP/1.x peers on
 // loopback — Node http, curl, python3 http.server, nginx — with exact counts.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -10,14 +10,15 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { JsonTransaction } from '../../src/export/console';
-import { bpfUnavailable, freePort, httpGet, kernelObjectsAfterExit, startAgent, type RunningAgent } from '../support/agent';
+import { freePort, httpGet, kernelObjectsAfterExit, startAgent, type RunningAgent } from '../support/agent';
+import { spawn } from '../support/children';
+import { bpfSkip } from '../support/requirements';
+import { sleep } from '../support/wait';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SETTLE_MS = 400;
 
-const skipReason = bpfUnavailable();
-if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
+const skip = bpfSkip();
 
 function bodyFor(i: number): string {
   return 'x'.repeat(100 + i);
@@ -77,7 +78,7 @@ function get(port: number, urlPath: string, agent: http.Agent): Promise<{ status
 const serverSide = (port: number) => (tx: JsonTransaction) => tx.role === 'server' && tx.localPort === port;
 const clientSide = (port: number) => (tx: JsonTransaction) => tx.role === 'client' && tx.peerPort === port;
 
-describe('HTTP/1.x end to end with real eBPF', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+describe('HTTP/1.x end to end with real eBPF', { skip }, () => {
   const ports = { node: 0, pre: 0, python: 0, nginx: 0, dual: 0 };
   const servers: http.Server[] = [];
   const children: ChildProcess[] = [];

@@ -10,16 +10,16 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import type { JsonTransaction } from '../../src/export/console';
-import { bpfUnavailable, freePort, httpGet, startAgent, type RunningAgent } from '../support/agent';
+import { freePort, httpGet, startAgent, type RunningAgent } from '../support/agent';
 import { loadCatalog, type Item, type Unary } from '../support/catalog';
 import { OtlpReceiver } from '../support/otlp-receiver';
+import { bpfSkip } from '../support/requirements';
+import { sleep } from '../support/wait';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SETTLE_MS = 400;
 
-const skipReason = bpfUnavailable();
-if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
+const skip = bpfSkip();
 
 interface CatalogClient extends grpc.Client {
   Get: Unary;
@@ -70,7 +70,7 @@ function unary(client: CatalogClient, name: string, md = new grpc.Metadata()): P
 const server = (port: number) => (tx: JsonTransaction) => tx.role === 'server' && tx.localPort === port;
 const client = (port: number) => (tx: JsonTransaction) => tx.role === 'client' && tx.peerPort === port;
 
-describe('HTTP/2 and gRPC end to end with real eBPF', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+describe('HTTP/2 and gRPC end to end with real eBPF', { skip }, () => {
   const ports = { grpc: 0, pre: 0, h2: 0, front: 0 };
   const streamed: { startNs: bigint; endNs: bigint }[] = [];
   const grpcServers: grpc.Server[] = [];

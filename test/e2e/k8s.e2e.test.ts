@@ -3,19 +3,20 @@
 // watching this node's pods and ReplicaSets, the real agent, real curl, and
 // spans checked at an OTLP receiver built from the official protos.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { bpfUnavailable, freePort, httpGet, startAgent, type RunningAgent } from '../support/agent';
+import { freePort, httpGet, startAgent, type RunningAgent } from '../support/agent';
 import { FakeKubernetesApi, podObject, replicaSetObject } from '../support/k8s-api';
 import { OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver';
+import { spawn } from '../support/children';
+import { bpfSkip } from '../support/requirements';
+import { sleep } from '../support/wait';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const skipReason = bpfUnavailable();
-if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
+const skip = bpfSkip();
 
 const CONTAINER_ID = 'e2e0'.repeat(16);
 const POD_UID = '7c6b5a49-1e2d-4f00-9a8b-0123456789ab';
@@ -45,7 +46,7 @@ process.stdin.once('data', () => {
   http.createServer((req, res) => res.writeHead(200, { 'content-length': 2 }).end('ok')).listen(Number(process.argv[1]), '${POD_IP}', () => process.stdout.write('listening\\n'));
 });`;
 
-describe('Kubernetes pod metadata', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+describe('Kubernetes pod metadata', { skip }, () => {
   const api = new FakeKubernetesApi();
   let receiver: OtlpReceiver;
   let agent: RunningAgent | undefined;

@@ -4,7 +4,7 @@
 // nothing twice), and once the load drops the same pipeline reports every
 // exchange again, with no further drop.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
@@ -12,16 +12,17 @@ import { Capture } from '../../src/capture/capture';
 import { ConnectionTracker } from '../../src/conn/tracker';
 import { WallClock } from '../../src/transactions/clock';
 import type { HttpTransaction } from '../../src/transactions/transaction';
-import { ROOT, bpfUnavailable } from '../support/agent';
+import { ROOT } from '../support/agent';
+import { spawn } from '../support/children';
+import { bpfSkip } from '../support/requirements';
+import { sleep } from '../support/wait';
 
-const skipReason = bpfUnavailable();
-if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const skip = bpfSkip();
 
 /** Status the peers' server answers for request number n (test/fixtures/status-peers.py). */
 const CODES = [200, 201, 202, 203, 206, 400, 401, 403, 404, 409, 418, 500, 502, 503];
 
-describe('overload', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+describe('overload', { skip }, () => {
   it('a full ring loses events as counted drops, never pairs wrongly, and recovers when the load drops', async (t) => {
     const peers = spawn('python3', [path.join(ROOT, 'test', 'fixtures', 'status-peers.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: peers.stdout! })[Symbol.asyncIterator]();

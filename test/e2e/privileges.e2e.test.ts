@@ -2,18 +2,18 @@
 // its programs are attached every thread keeps only the capabilities still
 // needed, and the admin server listens on loopback unless told otherwise.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { PrivilegeReport } from '../../src/capture/privileges';
-import { BIN, RunningAgent, bpfUnavailable, freePort, httpGet } from '../support/agent';
+import { BIN, RunningAgent, freePort, httpGet } from '../support/agent';
+import { spawn } from '../support/children';
+import { bpfSkip } from '../support/requirements';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const skipReason = bpfUnavailable();
-if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
+const skip = bpfSkip();
 
 const CAP_SYS_PTRACE = 1n << 19n;
 const CAP_SYS_ADMIN = 1n << 21n;
@@ -71,17 +71,8 @@ async function startPlain(args: string[]): Promise<RunningAgent> {
   // No --admin-host: the default is under test.
   const child = spawn(process.execPath, [BIN, 'run', '--output', 'json', '--admin-port', String(adminPort), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const agent = new RunningAgent(child, adminPort);
-  const until = Date.now() + 30_000;
-  while (Date.now() < until) {
-    try {
-      if ((await httpGet(adminPort, '/readyz')).status === 200) return agent;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`agent not ready: ${agent.stderr}`);
+  await agent.ready();
+  return agent;
 }
 
 async function privilegesOf(agent: RunningAgent): Promise<PrivilegeReport> {
@@ -113,7 +104,7 @@ function assertThreads(pid: number, keep: bigint, p: PrivilegeReport): void {
   assert.ok(p.threads >= all.length - 1, `${p.threads} threads looked at, ${all.length} now`);
 }
 
-describe('least privilege', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+describe('least privilege', { skip }, () => {
   it('with TLS on: only CAP_SYS_PTRACE and CAP_SYS_ADMIN stay, in every thread; capture still exact; admin on loopback', async () => {
     const port = await freePort();
     const srv = http.createServer((_req, res) => res.writeHead(200, { 'content-length': 2 }).end('ok'));

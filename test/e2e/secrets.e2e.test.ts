@@ -10,19 +10,19 @@ import http2 from 'node:http2';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { bpfUnavailable, httpGet, startAgent } from '../support/agent';
+import { httpGet, startAgent } from '../support/agent';
 import { loadCatalog, type Item, type Unary } from '../support/catalog';
 import { OtlpReceiver } from '../support/otlp-receiver';
+import { bpfSkip } from '../support/requirements';
 
 const run = promisify(execFile);
-const skipReason = bpfUnavailable();
-if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
+const skip = bpfSkip();
 
 /** Every secret carries this marker; nothing exported may contain it. */
 const MARK = 'S3CR3T';
 const secret = (what: string) => `${MARK}-${what}`;
 
-describe('secrets are never exported', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+describe('secrets are never exported', { skip }, () => {
   it('bodies, cookies, authorization, gRPC metadata and query values stay out of every output', async () => {
     const h1 = http.createServer((req, res) => {
       req.resume();

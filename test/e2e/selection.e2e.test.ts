@@ -2,17 +2,18 @@
 // exclusions in the kernel filter, executable globs decided once per process
 // and then enforced by the kernel.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { bpfUnavailable, freePort, httpGet, startAgent } from '../support/agent';
+import { freePort, httpGet, startAgent } from '../support/agent';
+import { spawn } from '../support/children';
+import { bpfSkip } from '../support/requirements';
+import { sleep } from '../support/wait';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const skipReason = bpfUnavailable();
-if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
+const skip = bpfSkip();
 
 async function server(port: number): Promise<http.Server> {
   const s = http.createServer((_req, res) => res.writeHead(200, { 'content-length': 2 }).end('ok'));
@@ -50,7 +51,7 @@ interface Stats {
   capture: { kernel: { connectionsFiltered: number } };
 }
 
-describe('process selection in the kernel', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+describe('process selection in the kernel', { skip }, () => {
   it('port ranges keep and exclude connections exactly', async () => {
     const { base, servers } = await consecutiveServers();
     const ports = [base, base + 1, base + 2];

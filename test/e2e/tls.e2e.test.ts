@@ -7,7 +7,7 @@
 // binary no process had mapped, starts after it. Exact counts on both sides,
 // and never a transaction from ciphertext.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -16,15 +16,16 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import type { JsonTransaction } from '../../src/export/console';
-import { bpfUnavailable, freePort, httpGet, kernelObjectsAfterExit, startAgent, type RunningAgent } from '../support/agent';
+import { freePort, httpGet, kernelObjectsAfterExit, startAgent, type RunningAgent } from '../support/agent';
 import { loadCatalog, type Item, type Unary } from '../support/catalog';
+import { spawn } from '../support/children';
+import { bpfSkip } from '../support/requirements';
+import { sleep } from '../support/wait';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SETTLE_MS = 400;
 
-const skipReason = bpfUnavailable();
-if (skipReason && process.env.CI) throw new Error(`BPF tests cannot run in CI: ${skipReason}`);
+const skip = bpfSkip();
 
 interface CatalogClient extends grpc.Client {
   Get: Unary;
@@ -72,7 +73,7 @@ async function nodeRequests(port: number, reqs: [string, string, string?][]): Pr
 
 const fields = (tx: JsonTransaction) => ({ role: tx.role, protocol: tx.protocol, method: tx.method, path: tx.path, status: tx.status, tls: tx.tls });
 
-describe('TLS end to end with real eBPF uprobes', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+describe('TLS end to end with real eBPF uprobes', { skip }, () => {
   const ports = { nginx: 0, nodePre: 0, nodeLate: 0, grpc: 0 };
   let dir: string;
   let nginx: ChildProcess;
@@ -284,7 +285,7 @@ c.close()
   });
 });
 
-describe('TLS traffic with the uprobes off', { skip: skipReason ? `needs BPF: ${skipReason}` : false }, () => {
+describe('TLS traffic with the uprobes off', { skip }, () => {
   it('gives no transaction at all: the ciphertext is recognised and never parsed', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sidelight-notls-'));
     const port = await freePort();

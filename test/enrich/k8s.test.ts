@@ -6,6 +6,7 @@ import { KubernetesWatch } from '../../src/enrich/k8s/watcher';
 import { DEFAULTS } from '../../src/config/config';
 import { createLogger } from '../../src/log';
 import { FakeKubernetesApi, podObject, replicaSetObject } from '../support/k8s-api';
+import { waitUntil } from '../support/wait';
 
 const ID_A = 'a'.repeat(64);
 const ID_B = 'b'.repeat(64);
@@ -131,10 +132,7 @@ describe('watch of this node’s pods (real client library, in-test API server)'
     await api.close();
   });
 
-  const until = async (pred: () => boolean, what: string) => {
-    for (let i = 0; i < 100 && !pred(); i++) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(pred(), what);
-  };
+  const until = (pred: () => boolean, what: string): Promise<void> => waitUntil(what, pred, 2000, 20);
 
   it('lists only this node’s pods, follows adds and deletes, and relists after a lost watch', async () => {
     watch = new KubernetesWatch({ nodeName: 'node-1', kubeconfig: api.kubeconfig(), retryMs: 50 }, createLogger('fatal'));

@@ -15,6 +15,7 @@ import { HttpMetrics } from '../../src/export/metrics';
 import { registerSelfMetrics, type SelfStats } from '../../src/export/self-metrics';
 import type { HttpTransaction } from '../../src/transactions/transaction';
 import { serverTx } from '../support/transactions';
+import { sleep } from '../support/wait';
 
 const PACKAGE_VERSION = (require('../../../package.json') as { version: string }).version;
 
@@ -342,8 +343,6 @@ function selfStats(): SelfStats {
     tlsLibraries: { attached: 3, failed: 1 },
   };
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function selfExposition(s: SelfStats): string {
   const lines: string[] = [];

@@ -5,15 +5,10 @@ import http from 'node:http';
 import type net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { PrometheusServer, prometheusBinary } from '../support/prometheus';
+import { need } from '../support/requirements';
 
-/** In CI a missing Prometheus fails the test; elsewhere it skips with the reason. */
-function needPrometheus(t: TestContext): boolean {
-  if (prometheusBinary()) return true;
-  const why = '/usr/bin/prometheus missing: install the Debian package "prometheus" (SIDELIGHT_SETUP_PEERS=1 bash scripts/setup.sh)';
-  if (process.env.CI) throw new Error(why);
-  t.skip(why);
-  return false;
-}
+const needPrometheus = (t: TestContext): boolean =>
+  need(t, 'needs Prometheus', prometheusBinary() ? undefined : '/usr/bin/prometheus missing: install the Debian package "prometheus" (SIDELIGHT_SETUP_PEERS=1 bash scripts/setup.sh)');
 
 function exposition(counts: Record<string, number>): string {
   return [

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { SpanQueue, type SpanQueueOptions } from '../../src/export/span-queue';
+import { sleep, waitUntil } from '../support/wait';
 
 // ---------------------------------------------------------------------------
 // Test doubles and helpers
@@ -89,15 +90,7 @@ class ScriptedExporter implements SpanExporter {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(pred: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
+const waitFor = (pred: () => boolean, what: string, timeoutMs = 3000): Promise<void> => waitUntil(what, pred, timeoutMs, 2);
 
 /** Every span offered is exported, dropped, queued or in flight: never two, never none. */
 function assertBalanced(q: SpanQueue<ReadableSpan>, offered: number): void {

@@ -1,10 +1,11 @@
+// test-file-bound: 1800
 // The container image, built here by scripts/image.sh: its own Node runs the
 // agent (chroot into the mounted image, with the host's /proc, /sys and
 // tracefs bound in: what a pod sharing the host's PID namespace sees), the
 // agent sees HTTP between host processes, and the image carries the app but no
 // compiler or npm. chroot rather than podman run: no OCI runtime is needed.
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -12,23 +13,22 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { JsonTransaction } from '../../src/export/console';
 import { ROOT, freePort, httpGet, kernelObjectsAfterExit } from '../support/agent';
+import { spawn } from '../support/children';
+import { sleep } from '../support/wait';
+import { bpfUnavailable, skipUnless } from '../support/requirements';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const IMAGE = 'localhost/sidelight:dev';
 // Measured at 326 MB (Debian base 82 MB, Node 24 121 MB, production
 // node_modules 140 MB); the bound leaves room for dependency growth only.
 const MAX_IMAGE_BYTES = 400e6;
 
-function unavailable(): string | undefined {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (process.getuid?.() !== 0) return 'not root';
-  if (!existsSync('/sys/kernel/btf/vmlinux')) return 'no kernel BTF';
-  if (spawnSync('sh', ['-c', 'command -v podman || command -v apt-get'], { stdio: 'ignore' }).status !== 0) return 'no podman, and no apt-get to install it';
-  return undefined;
-}
-const skipReason = unavailable();
-if (skipReason && process.env.CI) throw new Error(`the image test cannot run in CI: ${skipReason}`);
+// The host is prepared as the agent would prepare it (tracefs mounted), since
+// the image's agent sees the host's tracefs through a bind mount.
+const skip = skipUnless(
+  'the image test',
+  bpfUnavailable() ?? (spawnSync('sh', ['-c', 'command -v podman || command -v apt-get'], { stdio: 'ignore' }).status !== 0 ? 'no podman, and no apt-get to install it' : undefined),
+);
 
 /** Present in the image's root, as a file, directory or (even dangling) link. */
 function present(root: string, p: string): boolean {
@@ -54,7 +54,7 @@ interface ImageInfo {
   Config: { Entrypoint?: string[]; Cmd?: string[]; WorkingDir?: string; User?: string; Labels?: Record<string, string> };
 }
 
-describe('the container image', { skip: skipReason ? `needs root, BTF and podman: ${skipReason}` : false }, () => {
+describe('the container image', { skip }, () => {
   it('builds, and its own Node runs the agent, which sees HTTP on the host', { timeout: 30 * 60_000 }, async (t) => {
     // Build (or find in podman's layer cache) the image.
     const started = Date.now();
@@ -97,7 +97,6 @@ describe('the container image', { skip: skipReason ? `needs root, BTF and podman
 
       // What a DaemonSet mounts: the host's /proc, /sys (kernel BTF is part of
       // it) and tracefs, which the host must have mounted.
-      if (!existsSync('/sys/kernel/tracing/events')) await run('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing']);
       for (const dir of ['/proc', '/sys', '/sys/kernel/tracing']) {
         const target = path.join(root, dir);
         await run('mount', ['--bind', dir, target]);

@@ -13,8 +13,7 @@ import type { KernelStats } from '../../src/capture/addon';
 import type { StartupReport } from '../../src/capture/startup-report';
 import { ROOT, httpGet, startAgent, type RunningAgent } from '../support/agent';
 import { loadCatalog, type Item, type Unary } from '../support/catalog';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../support/wait';
 
 interface Result {
   kernel: string;

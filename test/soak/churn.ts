@@ -5,11 +5,13 @@
 // and that the agent's memory does not grow from cycle to cycle.
 // `npm run soak` runs it for 10 minutes; the test suite runs a short version.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { ROOT, httpGet, startAgent, type RunningAgent } from '../support/agent';
+import { spawn } from '../support/children';
+import { sleep } from '../support/wait';
 
 export interface ChurnOptions {
   /** Short-lived connections of the first phase. */
@@ -68,8 +70,6 @@ interface Stats {
   capture: { kernel: { ringbufDrops: number } };
   memory: { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; rss: number };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function rssMiB(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

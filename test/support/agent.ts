@@ -1,33 +1,15 @@
 // Runs the real agent (bin/sidelight.js) as a child process for end-to-end
-// tests, and decides whether BPF tests can run here.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// tests, and reads what it left in the kernel.
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import type { TestContext } from 'node:test';
 import type { JsonTransaction } from '../../src/export/console';
+import { spawn } from './children';
+import { poll } from './wait';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'sidelight.js');
-
-/** Why BPF tests cannot run here, or undefined when they can. */
-export function bpfUnavailable(): string | undefined {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (process.getuid?.() !== 0) return 'not root';
-  if (!existsSync('/sys/kernel/btf/vmlinux')) return 'no kernel BTF';
-  if (!existsSync(path.join(ROOT, 'native', 'build', 'Release', 'sidelight.node'))) return 'addon not built (npm run build)';
-  return undefined;
-}
-
-/** In CI a BPF test fails when BPF cannot load; elsewhere it skips with the reason. */
-export function needBpf(t: TestContext): boolean {
-  const why = bpfUnavailable();
-  if (!why) return true;
-  if (process.env.CI) throw new Error(`BPF tests cannot run: ${why}`);
-  t.skip(`needs BPF: ${why}`);
-  return false;
-}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -59,8 +41,6 @@ export async function httpGet(port: number, urlPath: string): Promise<{ status: 
   return { status, body };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export class RunningAgent {
   private stdout = '';
   stderr = '';
@@ -88,10 +68,20 @@ export class RunningAgent {
 
   /** Waits until at least n transactions match, or the timeout passes. */
   async waitFor(n: number, match: (tx: JsonTransaction) => boolean, timeoutMs = 15_000): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (Date.now() < until) {
-      if (this.transactions().filter(match).length >= n) return;
-      await sleep(50);
+    await poll(() => this.transactions().filter(match).length >= n, timeoutMs);
+  }
+
+  /** Resolves once /readyz answers 200; throws if the agent exits first or the timeout passes (and kills it). */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    let exitCode: number | null | undefined;
+    void this.exited.then((c) => (exitCode = c));
+    const ok = await poll(async () => {
+      if (exitCode !== undefined) throw new Error(`agent exited with ${exitCode} before ready: ${this.stderr}`);
+      return (await httpGet(this.adminPort, '/readyz').catch(() => ({ status: 0 }))).status === 200;
+    }, timeoutMs, 100);
+    if (!ok) {
+      this.child.kill('SIGKILL');
+      throw new Error(`agent not ready within ${timeoutMs} ms: ${this.stderr}`);
     }
   }
 
@@ -110,32 +100,18 @@ export async function startAgent(args: string[], timeoutMs = 30_000, env: Record
     env: { ...process.env, ...env },
   });
   const agent = new RunningAgent(child, adminPort);
-  const until = Date.now() + timeoutMs;
-  let exitCode: number | null | undefined;
-  void agent.exited.then((c) => (exitCode = c));
-  while (Date.now() < until) {
-    if (exitCode !== undefined) throw new Error(`agent exited with ${exitCode} before ready: ${agent.stderr}`);
-    try {
-      const r = await httpGet(adminPort, '/readyz');
-      if (r.status === 200) return agent;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`agent not ready within ${timeoutMs} ms: ${agent.stderr}`);
+  await agent.ready(timeoutMs);
+  return agent;
 }
 
 /** Waits (the kernel frees tracing programs after an RCU grace period) until
  * no program or link of ours is loaded, or the timeout passes; returns what is left. */
 export async function kernelObjectsAfterExit(timeoutMs = 5000): Promise<{ progs: string[]; links: number }> {
-  const until = Date.now() + timeoutMs;
   let left = ourKernelObjects();
-  while ((left.progs.length > 0 || left.links > 0) && Date.now() < until) {
-    await sleep(100);
+  await poll(() => {
     left = ourKernelObjects();
-  }
+    return left.progs.length === 0 && left.links === 0;
+  }, timeoutMs, 100);
   return left;
 }
 

@@ -8,6 +8,7 @@ import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as protobuf from 'protobufjs';
+import { sleep } from './wait';
 
 export type AttrValue = string | number | boolean;
 export type Attributes = Record<string, AttrValue>;
@@ -308,9 +309,6 @@ interface Waiter {
   check(): void;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function isAddrInUse(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null;

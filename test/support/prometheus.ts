@@ -4,12 +4,14 @@
 // Prometheus 2.42 (Debian 12) hands discovered targets to the scrape manager
 // at most every 5 s, so the first scrape comes about 5 s after /-/ready, plus
 // up to one interval of per-target jitter: wait with waitForScrapes().
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from './children';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './agent';
+import { sleep } from './wait';
 
 const BINARY = '/usr/bin/prometheus';
 const JOB = 'sidelight-test';
@@ -55,7 +57,6 @@ type QueryData =
   | { resultType: 'matrix'; result: { metric: Record<string, string>; values: [number, string][] }[] }
   | { resultType: 'scalar' | 'string'; result: [number, string] };
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 
 function get(url: string): Promise<{ status: number; body: string }> {

@@ -1,12 +1,15 @@
 // When JavaScript falls behind, the poll thread waits, the kernel ring
 // fills and every lost event is counted: delivered + dropped = produced.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { Capture } from '../../src/capture/capture';
-import { freePort, needBpf, ROOT } from '../support/agent';
+import { freePort, ROOT } from '../support/agent';
+import { spawn } from '../support/children';
+import { needBpf } from '../support/requirements';
+import { sleep } from '../support/wait';
 
 const N = 100_000;
 
@@ -38,7 +41,7 @@ describe('capture back-pressure', () => {
     writer.stdin!.write('go\n');
     assert.equal((await lines.next()).value, 'done');
     await new Promise((r) => writer.once('exit', r));
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     await capture.stop();
     const s = capture.stats();
     const dataDrops = s.kernel.ringbufDrops - s.kernel.ringbufCloseDrops;

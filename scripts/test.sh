@@ -6,7 +6,7 @@
 #     case a child still holds the runner open;
 #   - each file runs in its own session, and whatever is left in it afterwards
 #     (a peer or an agent a failed test started) is killed and named.
-# A file that overran is reported by name and fails the run.
+# A file that failed, overran or left processes behind is named and fails the run.
 #
 #   scripts/test.sh            every dist/test/**/*.test.js, one at a time (the
 #                              end-to-end files load kernel programs and start real servers)
@@ -118,8 +118,11 @@ for i in "${!files[@]}"; do
     report+=("sidelight test: FAILED $f (${secs}s)")
     status=1
   fi
-  # Killed either way; named so that the leak gets fixed.
-  [ -n "$left" ] && report+=("sidelight test: $f left processes running (pid:name): $left; killed")
+  # A file must stop what it started, pass or fail: the leak fails the run.
+  if [ -n "$left" ]; then
+    report+=("sidelight test: LEFT PROCESSES $f: still running after it ended (pid:name): $left; killed")
+    status=1
+  fi
 done
 echo "sidelight test: ${#files[@]} files in $(($(date +%s) - started))s; tests: $pass passed, $fail failed, $cancelled cancelled, $skipped skipped" >&2
 for line in "${report[@]}"; do echo "$line" >&2; done

@@ -4,6 +4,7 @@ import { runAgent } from './agent';
 import { ConfigError, fromEnv, fromFile, resolveConfig, type Config, type RawConfig } from './config/config';
 import { PreflightError } from './capture/preflight';
 import { RecordingError } from './capture/recording';
+import { npmLaunchers, watchLaunchers } from './launcher';
 import { createLogger, type Logger } from './log';
 import { recordCapture } from './record';
 import { replayRecording } from './replay';
@@ -126,6 +127,15 @@ async function runUntilStopped(config: Config, work: (log: Logger, signal: Abort
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Under npm (npx, npm start) a signal to npm never reaches the agent: stop
+  // when npm or its shell exits instead (see launcher.ts).
+  const launchers = npmLaunchers(process.env, process.pid);
+  if (launchers.length > 0) log.debug({ launchers: launchers.map((l) => ({ pid: l.pid, command: l.argv.join(' ') })) }, 'watching the npm launchers');
+  const unwatch = watchLaunchers(launchers, (gone) => {
+    if (stop.signal.aborted) return;
+    log.info({ pid: gone.pid, command: gone.argv.join(' ') }, 'stopping: the npm launcher exited');
+    stop.abort();
+  });
   // `sidelight run | head`: the reader left, so stop cleanly.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
@@ -139,6 +149,8 @@ async function runUntilStopped(config: Config, work: (log: Logger, signal: Abort
   } catch (err) {
     if (err instanceof PreflightError || err instanceof Error) die(err.message);
     throw err;
+  } finally {
+    unwatch();
   }
 }
 

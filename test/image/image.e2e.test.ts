@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import type { JsonTransaction } from '../../src/export/console';
 import { ROOT, freePort, httpGet, kernelObjectsAfterExit } from '../support/agent';
 import { spawn } from '../support/children';
-import { sleep } from '../support/wait';
+import { poll } from '../support/wait';
 import { bpfUnavailable, skipUnless } from '../support/requirements';
 
 const run = promisify(execFile);
@@ -119,11 +119,7 @@ describe('the container image', { skip }, () => {
       let code: number | null | undefined;
       exited = new Promise<number | null>((r) => agent!.once('exit', (c) => r((code = c))));
 
-      const until = Date.now() + 30_000;
-      while (code === undefined && Date.now() < until) {
-        if (await httpGet(adminPort, '/readyz').then((r) => r.status === 200, () => false)) break;
-        await sleep(100);
-      }
+      await poll(() => code !== undefined || httpGet(adminPort, '/readyz').then((r) => r.status === 200, () => false), 30_000, 100);
       assert.equal(code, undefined, `agent exited with ${code} before ready: ${stderr}`);
       assert.deepEqual(await httpGet(adminPort, '/healthz'), { status: 200, body: 'ok\n' });
       for (let i = 0; i < 3; i++) {
@@ -149,6 +145,27 @@ describe('the container image', { skip }, () => {
       assert.equal(stopped?.transactions, 6);
       assert.equal(stopped?.kernelDrops, 0);
       assert.deepEqual(await kernelObjectsAfterExit(), { progs: [], links: 0 });
+
+      // A container runtime stops the entrypoint with SIGTERM (podman stop,
+      // the kubelet), a terminal with SIGINT: either stops the agent cleanly.
+      for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+        const admin = await freePort();
+        const a = spawn('chroot', [root, '/usr/local/bin/node', '/opt/sidelight/bin/sidelight.js', 'run', '--output', 'json', '--port', String(port), '--admin-port', String(admin), '--admin-host', '127.0.0.1'], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+        });
+        agent = a;
+        let err = '';
+        a.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+        exited = new Promise<number | null>((r) => a.once('exit', (c) => r(c)));
+        assert.ok(await poll(() => httpGet(admin, '/readyz').then((r) => r.status === 200, () => false), 30_000, 100), `not ready: ${err}`);
+        a.kill(sig);
+        assert.equal(await exited, 0, err);
+        const msgs = err.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; signal?: string });
+        assert.equal(msgs.find((l) => l.msg === 'stopping')?.signal, sig);
+        assert.ok(msgs.some((l) => l.msg === 'stopped'), err);
+        assert.deepEqual(await kernelObjectsAfterExit(), { progs: [], links: 0 }, `after ${sig}`);
+      }
     } finally {
       // The agent holds the binds until it is gone.
       if (agent && agent.exitCode === null && agent.signalCode === null) {

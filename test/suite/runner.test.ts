@@ -43,7 +43,7 @@ describe('the suite runner', () => {
     assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
     assert.match(r.stderr, /tests: 1 passed, 1 failed, 0 cancelled, 0 skipped/);
     assert.match(r.stderr, /sidelight test: FAILED \S*\/fails-with-children\.fixture\.js/);
-    assert.doesNotMatch(r.stderr, /OVERRAN|left processes/);
+    assert.doesNotMatch(r.stderr, /OVERRAN|LEFT PROCESSES/);
     assert.deepEqual(marked(r.mark), []);
   });
 

@@ -1,7 +1,6 @@
 // When JavaScript falls behind, the poll thread waits, the kernel ring
 // fills and every lost event is counted: delivered + dropped = produced.
 import assert from 'node:assert/strict';
-
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';

@@ -3,7 +3,6 @@
 // 100,000 short-lived connections, 10,000 idle keep-alive ones against a
 // 4,096-connection bound, then a minute of cycles of both. See test/soak/churn.ts.
 import { describe, it } from 'node:test';
-
 import { checkSoak, runChurn } from '../soak/churn';
 import { bpfSkip } from '../support/requirements';
 

@@ -4,7 +4,6 @@
 // nothing twice), and once the load drops the same pipeline reports every
 // exchange again, with no further drop.
 import assert from 'node:assert/strict';
-
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';

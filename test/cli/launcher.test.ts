@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { npmLaunchers, readProcess, watchLaunchers, type ProcessInfo } from '../../src/launcher';
-import { sleep } from '../support/wait';
+import { spawn } from '../support/children';
+import { poll, sleep } from '../support/wait';
 
 const proc = (pid: number, ppid: number, argv: string[], state = 'S', startTime = `${pid}00`): ProcessInfo => ({ pid, ppid, state, startTime, argv });
 
@@ -56,14 +57,19 @@ describe('npm launchers', () => {
     assert.deepEqual(npmLaunchers(UNDER_NPM, AGENT, table(proc(AGENT, 1, ['node']))), []);
   });
 
-  it('reads this process from /proc: its parent, state and start time', () => {
-    const me = readProcess(process.pid);
-    assert.ok(me);
-    assert.equal(me.pid, process.pid);
-    assert.equal(me.ppid, process.ppid);
-    assert.equal(me.state, 'R');
-    assert.match(me.startTime, /^\d+$/);
-    assert.ok(me.argv.includes(process.argv[1]), me.argv.join(' '));
+  it('reads a process from /proc: its command line, parent, state and start time', async () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await poll(() => readProcess(child.pid!)?.argv[0] === 'sleep', 5000, 10);
+      const p = readProcess(child.pid!);
+      assert.ok(p);
+      assert.deepEqual({ pid: p.pid, ppid: p.ppid, argv: p.argv }, { pid: child.pid, ppid: process.pid, argv: ['sleep', '30'] });
+      assert.match(p.state, /^[RS]$/);
+      assert.match(p.startTime, /^\d+$/);
+      assert.ok(Number(p.startTime) >= Number(readProcess(process.pid)!.startTime));
+    } finally {
+      child.kill('SIGKILL');
+    }
     assert.equal(readProcess(0x3fffffff), undefined);
   });
 });

@@ -37,7 +37,7 @@ function runSuite(fixture: string, boundSec: number): { status: number | null; s
 }
 
 describe('the suite runner', () => {
-  it('a file failing mid-way with a child running ends without waiting for its bound, and kills the child', () => {
+  it('a file failing mid-way with a child and a grandchild running ends without waiting for its bound, and kills both', () => {
     const r = runSuite('fails-with-children.fixture.js', 60);
     assert.equal(r.status, 1, r.stderr);
     assert.ok(r.ms < 20_000, `took ${r.ms} ms`);

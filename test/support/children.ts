@@ -1,20 +1,50 @@
 // Child processes of a test file. Every one is remembered until it exits, and
 // whatever is still running when the file's process exits (tests done, failed
 // mid-way, or cancelled by the runner's timeout and --test-force-exit) is
-// killed, so a failed test can never leave a peer or an agent behind holding
-// the file open.
+// killed with all its descendants, so a failed test can never leave a peer or
+// an agent behind holding the file open.
 import { spawn as spawnRaw, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { readProcess } from '../../src/launcher';
 
 const running = new Set<ChildProcess>();
 
-process.once('exit', () => {
-  for (const child of running) {
+/** The pids under these, at any depth (a shell's agent, nginx's workers). */
+function descendants(roots: Iterable<number>): number[] {
+  const byParent = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const p = readProcess(Number(entry));
+    if (p) byParent.set(p.ppid, [...(byParent.get(p.ppid) ?? []), p.pid]);
+  }
+  const found: number[] = [];
+  const queue = [...roots];
+  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
+    for (const c of byParent.get(pid) ?? []) {
+      found.push(c);
+      queue.push(c);
+    }
+  }
+  return found;
+}
+
+/** Kills every child still running and everything under it, at once (found first, so none is reparented away). */
+function killAll(): void {
+  const pids = [...running].map((c) => c.pid!);
+  for (const pid of [...pids, ...descendants(pids)]) {
     try {
-      child.kill('SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
   }
+}
+process.once('exit', killAll);
+// The runner ends a file that overran its bound with SIGTERM, which skips
+// 'exit' handlers: take the children along.
+process.once('SIGTERM', () => {
+  killAll();
+  process.exit(143);
 });
 
 /** node's spawn (same overloads), with the child killed at the latest when this process exits. */

@@ -14,7 +14,7 @@ import type { HttpTransaction } from '../../src/transactions/transaction';
 import { ROOT } from '../support/agent';
 import { spawn } from '../support/children';
 import { bpfSkip } from '../support/requirements';
-import { sleep } from '../support/wait';
+import { poll, sleep } from '../support/wait';
 
 const skip = bpfSkip();
 
@@ -98,8 +98,7 @@ describe('overload', { skip }, () => {
       // Phase 2: the load is gone; one fresh connection, 200 requests: every one on both sides.
       peers.stdin!.write('run 1 200\n');
       assert.equal((await lines.next()).value, 'done 200');
-      const until = Date.now() + 15_000;
-      while (txs.length < overloadTxs + 400 && Date.now() < until) await sleep(50);
+      await poll(() => txs.length >= overloadTxs + 400, 15_000);
       await settle();
       const after = txs.slice(overloadTxs);
       const expected: string[] = [];

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { ROOT, httpGet, startAgent, type RunningAgent } from '../support/agent';
 import { spawn } from '../support/children';
-import { sleep } from '../support/wait';
+import { poll, sleep } from '../support/wait';
 
 export interface ChurnOptions {
   /** Short-lived connections of the first phase. */
@@ -113,14 +113,9 @@ export async function runChurn(o: ChurnOptions): Promise<ChurnResult> {
     let expected = 0;
     /** Waits until the agent has every transaction so far, then records a sample. */
     const settle = async (at: string): Promise<ChurnSample> => {
-      const until = Date.now() + 120_000;
-      let s = await stats();
-      while (s.tracker.http1.transactions < expected && Date.now() < until) {
-        await sleep(200);
-        s = await stats();
-      }
+      await poll(async () => (await stats()).tracker.http1.transactions >= expected, 120_000, 200);
       await sleep(500);
-      s = await liveStats();
+      const s = await liveStats();
       assert.equal(s.tracker.http1.transactions, expected, `${at}: transactions (kernel drops ${s.capture.kernel.ringbufDrops})`);
       const sample = { at, transactions: s.tracker.http1.transactions, tracked: s.connections, kernelEntries: kernelEntries(), evicted: s.tracker.connectionsEvicted, rssMiB: Math.round(rssMiB(a.child.pid!) * 10) / 10, heapUsedMiB: Math.round(s.memory.heapUsed / 104857.6) / 10 };
       samples.push(sample);

@@ -11,7 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './agent';
-import { sleep } from './wait';
+import { poll, sleep } from './wait';
 
 const BINARY = '/usr/bin/prometheus';
 const JOB = 'sidelight-test';
@@ -177,20 +177,12 @@ export class PrometheusServer {
   }
 
   private async waitReady(timeoutMs: number): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (Date.now() < until) {
+    const ready = await poll(async () => {
       if (this.spawnError) throw new Error(`prometheus could not start: ${this.spawnError.message}`);
-      if (this.exitStatus !== undefined) {
-        throw new Error(`prometheus exited (${this.exitStatus}) before ready; stderr:\n${this.stderrText}`);
-      }
-      try {
-        if ((await get(`${this.url}/-/ready`)).status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      await sleep(100);
-    }
-    throw new Error(`prometheus not ready at ${this.url} within ${timeoutMs} ms; stderr:\n${this.stderrText}`);
+      if (this.exitStatus !== undefined) throw new Error(`prometheus exited (${this.exitStatus}) before ready; stderr:\n${this.stderrText}`);
+      return (await get(`${this.url}/-/ready`).catch(() => ({ status: 0 }))).status === 200;
+    }, timeoutMs, 100);
+    if (!ready) throw new Error(`prometheus not ready at ${this.url} within ${timeoutMs} ms; stderr:\n${this.stderrText}`);
   }
 
   /** GET an API path; the `data` of a success answer, else an error with the API's own text. */

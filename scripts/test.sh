@@ -103,15 +103,18 @@ for i in "${!files[@]}"; do
 done
 wait
 
+# One count of the spec reporter's summary in a file's output.
+count() { sed -n "s/^ℹ $2 \([0-9][0-9]*\)$/\1/p" "$1" | tail -1; }
+
 declare -i pass=0 fail=0 skipped=0 cancelled=0
 status=0
 report=()
 for i in "${!files[@]}"; do
   f=${files[$i]}
+  out="$tmp/$i.out"
   read -r rc secs bound left <"$tmp/$i.result"
-  n() { sed -n "s/^ℹ $1 \([0-9][0-9]*\)$/\1/p" "$tmp/$i.out" | tail -1; }
-  pass+=$(n pass) fail+=$(n fail) skipped+=$(n skipped) cancelled+=$(n cancelled)
-  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] || grep -q "timed out after $((bound * 1000))ms" "$tmp/$i.out"; then
+  pass+=$(count "$out" pass) fail+=$(count "$out" fail) skipped+=$(count "$out" skipped) cancelled+=$(count "$out" cancelled)
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] || grep -q "timed out after $((bound * 1000))ms" "$out"; then
     report+=("sidelight test: OVERRAN $f: its bound is ${bound}s, it ran ${secs}s; a hang, killed with everything it started")
     status=1
   elif [ "$rc" -ne 0 ]; then

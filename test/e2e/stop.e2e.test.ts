@@ -7,32 +7,19 @@
 // stopped the same way in test/image/image.e2e.test.ts.)
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, freePort, httpGet, kernelObjectsAfterExit } from '../support/agent';
-import { spawn } from '../support/children';
+import { ROOT, RunningAgent, freePort, kernelObjectsAfterExit } from '../support/agent';
+import { processesWithArg, spawn } from '../support/children';
 import { bpfSkip } from '../support/requirements';
 import { poll } from '../support/wait';
 
 const skip = bpfSkip();
 
-/** Pids of live processes whose command line holds this argument. */
-function processesWith(arg: string): number[] {
-  const pids: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (readFileSync(`/proc/${e}/cmdline`, 'latin1').split('\0').includes(arg)) pids.push(Number(e));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
+/** Pids of live processes whose command line holds this argument (npm and sh hold it inside one longer word). */
+const processesWith = (arg: string): number[] => processesWithArg(arg).filter((p) => p.state !== 'Z').map((p) => p.pid);
 
 /** The systemd unit of the README: its ExecStart words and its capabilities. */
 function readmeUnit(): { execStart: string[]; caps: string[] } {
@@ -101,26 +88,22 @@ describe('stopping the agent, however it was started', { skip }, () => {
     const adminPort = await freePort();
     const quietPort = await freePort(); // nobody talks on it: only the lifecycle is under test
     const launcher = p.start(['--output', 'json', '--port', String(quietPort), '--admin-port', String(adminPort), '--admin-host', '127.0.0.1']);
-    let stderr = '';
-    launcher.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    launcher.stdout!.resume();
+    // The started process, watched as an agent: its stderr carries the agent's, its exit is the launcher's.
+    const started = new RunningAgent(launcher, adminPort);
     // The agent holds the pipes after the launcher dies: their end is the agent's exit.
     const pipesClosed = new Promise((r) => launcher.stderr!.once('close', r));
-    let exited = false;
-    const launcherExit = new Promise<void>((r) => launcher.once('exit', () => r((exited = true) && undefined)));
     const mark = String(adminPort);
     try {
-      const ready = await poll(async () => exited || (await httpGet(adminPort, '/readyz').catch(() => ({ status: 0 }))).status === 200, p.readyMs, 200);
-      assert.equal(exited, false, `${p.name}: exited before ready: ${stderr}`);
-      assert.ok(ready, `${p.name}: not ready: ${stderr}`);
-      const agents = processesWith(mark).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('sidelight'));
+      await started.ready(p.readyMs);
+      const agents = processesWithArg(mark).filter((a) => a.state !== 'Z' && a.argv.some((w) => w.endsWith('sidelight') || w.endsWith('sidelight.js')));
       assert.ok(agents.length >= 1, 'the agent runs');
 
       launcher.kill(how);
-      await launcherExit;
+      await started.exited;
       const gone = await poll(() => processesWith(mark).length === 0, 20_000, 100);
       assert.ok(gone, `${p.name}, ${how} to pid ${launcher.pid}: still running: ${processesWith(mark).join(', ')}`);
       await pipesClosed;
+      const stderr = started.stderr;
       const logs = stderr.split('\n').filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as { msg: string; signal?: string });
       // A clean stop, for the reason expected: the signal itself (npm hands
       // it to the agent, which bash made its direct child), or npm's death.

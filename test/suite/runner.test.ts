@@ -4,26 +4,15 @@
 // nothing behind either.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT } from '../support/agent';
+import { processesWithArg } from '../support/children';
 
 const FIXTURES = path.join(ROOT, 'dist', 'test', 'fixtures', 'suite');
 
-/** Pids of processes whose command line holds the mark. */
-function marked(mark: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0').includes(mark)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
+/** Pids of processes whose command line holds the mark, zombies too. */
+const marked = (mark: string): number[] => processesWithArg(mark).map((p) => p.pid);
 
 function runSuite(fixture: string, boundSec: number): { status: number | null; stderr: string; stdout: string; ms: number; mark: string } {
   const mark = `sidelight-fixture-${process.pid}-${fixture}`;

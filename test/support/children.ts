@@ -5,18 +5,28 @@
 // an agent behind holding the file open.
 import { spawn as spawnRaw, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { readProcess } from '../../src/launcher';
+import { readProcess, type ProcessInfo } from '../../src/launcher';
 
 const running = new Set<ChildProcess>();
+
+/** Every process of the host (zombies included: their state says so). */
+function processTable(): ProcessInfo[] {
+  const table: ProcessInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const p = readProcess(Number(entry));
+    if (p) table.push(p);
+  }
+  return table;
+}
+
+/** Processes whose command line holds this exact argument (a test's mark, a port it chose). */
+export const processesWithArg = (arg: string): ProcessInfo[] => processTable().filter((p) => p.argv.includes(arg));
 
 /** The pids under these, at any depth (a shell's agent, nginx's workers). */
 function descendants(roots: Iterable<number>): number[] {
   const byParent = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const p = readProcess(Number(entry));
-    if (p) byParent.set(p.ppid, [...(byParent.get(p.ppid) ?? []), p.pid]);
-  }
+  for (const p of processTable()) byParent.set(p.ppid, [...(byParent.get(p.ppid) ?? []), p.pid]);
   const found: number[] = [];
   const queue = [...roots];
   for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
@@ -55,6 +65,3 @@ export const spawn = ((...args: Parameters<typeof spawnRaw>): ChildProcess => {
   child.once('exit', () => running.delete(child));
   return child;
 }) as typeof spawnRaw;
-
-/** Children of this file still running (for tests of the suite itself). */
-export const runningChildren = (): number => running.size;

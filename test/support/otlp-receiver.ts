@@ -309,7 +309,6 @@ interface Waiter {
   check(): void;
 }
 
-
 function isAddrInUse(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null;
   return e?.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(String(e?.message ?? ''));

@@ -57,8 +57,6 @@ type QueryData =
   | { resultType: 'matrix'; result: { metric: Record<string, string>; values: [number, string][] }[] }
   | { resultType: 'scalar' | 'string'; result: [number, string] };
 
-
-
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false, timeout: REQUEST_TIMEOUT_MS }, (res) => {

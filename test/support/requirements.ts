@@ -5,8 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { PreflightError, preflight } from '../../src/capture/preflight';
-
-const ROOT = path.resolve(__dirname, '..', '..', '..');
+import { ROOT } from './agent';
 
 /**
  * Why kernel programs cannot load here, or undefined when they can. Prepares

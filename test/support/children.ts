@@ -1,10 +1,11 @@
 // Child processes of a test file. Every one is remembered until it exits, and
-// whatever is still running when the file's process exits (tests done, failed
-// mid-way, or cancelled by the runner's timeout and --test-force-exit) is
-// killed with all its descendants, so a failed test can never leave a peer or
-// an agent behind holding the file open.
+// whatever is still running when the file's tests are done (passed, or failed
+// mid-way) is killed with all its descendants, so a failed test can never
+// leave a peer or an agent behind holding the file open; so is whatever runs
+// when the file's process exits or the runner stops it.
 import { spawn as spawnRaw, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { after } from 'node:test';
 import { readProcess, type ProcessInfo } from '../../src/launcher';
 
 const running = new Set<ChildProcess>();
@@ -49,6 +50,11 @@ function killAll(): void {
     }
   }
 }
+// In a test file: once every test and hook is done. (node's --test-force-exit
+// would do without this, but under load it ends a file before all its tests
+// ran, reporting no failure.) Scripts that use this module (the soak) are no
+// test files: calling node:test there would start a test report.
+if (process.env.NODE_TEST_CONTEXT !== undefined) after(killAll);
 process.once('exit', killAll);
 // The runner ends a file that overran its bound with SIGTERM, which skips
 // 'exit' handlers: take the children along.

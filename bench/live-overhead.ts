@@ -5,114 +5,21 @@
 // difference, agent CPU per 1,000 transactions, agent RSS, kernel drops, and
 // whether the agent's server-side count equals wrk's.
 // Usage: node dist/bench/live-overhead.js [seconds per run] [rounds] [connections]
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { agentArgs, cpuSeconds, fixedRate, freePort, getJson, median, rssMiB, sleep, waitForStats, wrk, writeNginxSite, type AgentStats, type WrkResult } from './support/load';
 
-const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ROOT = path.join(__dirname, '..', '..');
 /** The fixed rate of the paced runs (the issue's 20,000 req/s drop target). */
 const RATE = 20_000;
-const CLK_TCK = 100;
-
-interface WrkResult {
-  requests: number;
-  rps: number;
-  p50us: number;
-  p99us: number;
-}
-
-function micros(v: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
-  if (!m) throw new Error(`wrk latency not understood: ${v}`);
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n : m[2] === 'ms' ? n * 1000 : n * 1e6;
-}
-
-async function wrk(port: number, seconds: number, connections: number): Promise<WrkResult> {
-  const { stdout } = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/`], { timeout: (seconds + 30) * 1000 });
-  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1]);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
-  const p50 = /^\s+50%\s+(\S+)/m.exec(stdout)?.[1];
-  const p99 = /^\s+99%\s+(\S+)/m.exec(stdout)?.[1];
-  if (!requests || !rps || !p50 || !p99) throw new Error(`wrk output not understood:\n${stdout}`);
-  return { requests, rps, p50us: micros(p50), p99us: micros(p99) };
-}
-
-/**
- * A fixed rate that leaves CPU to spare: h2load --h1 keep-alive, `rate`
- * requests/s in all, its per-request log for exact percentiles.
- */
-async function fixedRate(port: number, seconds: number, rate: number, clients: number, dir: string): Promise<WrkResult & { failed: number }> {
-  const log = path.join(dir, `h2load-${Date.now()}.log`);
-  const { stdout } = await run(
-    'h2load',
-    ['--h1', `-c${clients}`, `--rps=${rate / clients}`, `-D${seconds}`, `--log-file=${log}`, `http://127.0.0.1:${port}/`],
-    { timeout: (seconds + 30) * 1000 },
-  );
-  const m = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(stdout);
-  if (!m) throw new Error(`h2load output not understood:\n${stdout}`);
-  const times = readFileSync(log, 'latin1')
-    .trim()
-    .split('\n')
-    .map((l) => Number(l.split('\t')[2]))
-    .sort((a, b) => a - b);
-  rmSync(log, { force: true });
-  const pct = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
-  return { requests: Number(m[3]), rps: Number(m[3]) / seconds, p50us: pct(0.5), p99us: pct(0.99), failed: Number(m[4]) };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function getJson(port: number, p: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: p }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(JSON.parse(body)));
-    }).on('error', reject);
-  });
-}
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-interface AgentStats {
-  capture: { kernel: { ringbufDrops: number } };
-  tracker: { http1: { transactions: number } };
-}
 
 async function startAgent(port: number): Promise<{ child: ChildProcess; admin: number }> {
   const admin = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'sidelight.js'), 'run', '--output', 'none', '--port', String(port), '--admin-port', String(admin), '--admin-host', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 200; i++) {
-    try {
-      await getJson(admin, '/stats');
-      return { child, admin };
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new Error('agent did not start');
+  const child = spawn(process.execPath, agentArgs(path.join(ROOT, 'bin', 'sidelight.js'), port, admin), { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForStats(admin);
+  return { child, admin };
 }
 
 interface Target {
@@ -123,16 +30,8 @@ interface Target {
 
 async function nginx(dir: string): Promise<Target> {
   const port = await freePort();
-  writeFileSync(path.join(dir, 'index.html'), 'hello from nginx, a small static page for the benchmark\n');
-  writeFileSync(
-    path.join(dir, 'nginx.conf'),
-    `daemon off; worker_processes 1; user root; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
-events { worker_connections 256; }
-http { access_log off; keepalive_requests 10000000;
-  client_body_temp_path ${dir}/b; proxy_temp_path ${dir}/p; fastcgi_temp_path ${dir}/f; uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s;
-  server { listen 127.0.0.1:${port}; root ${dir}; } }\n`,
-  );
-  const child = spawn('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+  const conf = writeNginxSite(dir, port);
+  const child = spawn('nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' });
   await sleep(500);
   return { name: 'nginx', port, stop: () => child.kill() };
 }
@@ -189,8 +88,6 @@ async function alternate(t: Target, rounds: number, load: () => Promise<WrkResul
   }
   return [without, withIt];
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 5);

@@ -23,7 +23,7 @@ static __always_inline bool sl_emit_chunk(struct sl_scratch *s, __u64 offset, __
 	s->ev.hdr.size = size;
 	s->ev.chunk_offset = offset;
 	s->ev.chunk_len = len;
-	if (bpf_ringbuf_output(&sl_events, &s->ev, size, 0)) {
+	if (bpf_ringbuf_output(&sl_events, &s->ev, size, sl_ring_flags(size))) {
 		sl_stat_add(SL_STAT_RINGBUF_DROPS, 1);
 		sl_stat_add(SL_STAT_RINGBUF_DROP_BYTES, len);
 		return false;

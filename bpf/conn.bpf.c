@@ -29,7 +29,7 @@ static __always_inline void sl_emit_close(struct sl_conn *c, __u32 fd, __u8 sys)
 	e->role = c->role;
 	e->_pad = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, sl_ring_flags(sizeof(*e)));
 }
 
 static __always_inline int sl_on_new_conn(long fd, __u8 role)
@@ -76,15 +76,14 @@ int sl_enter_close(struct trace_event_raw_sys_enter *ctx)
 	__u32 fd = ctx->args[0];
 	struct sl_conn *c;
 	struct sock *sk;
-	__u64 key;
+	__u32 ports;
 
 	if (!sl_pid_wanted(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	sk = sl_sock_from_fd(fd);
 	if (!sk)
 		return 0;
-	key = (__u64)sk;
-	c = bpf_map_lookup_elem(&sl_conns, &key);
+	c = sl_conn_find(sk, &ports);
 	if (c && c->shipped)
 		sl_emit_close(c, fd, SL_SYS_CLOSE);
 	return 0;

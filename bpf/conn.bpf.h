@@ -144,15 +144,49 @@ static __always_inline struct file **sl_fd_array(__u32 fd)
 	}
 }
 
-/* fd -> TCP struct sock, or NULL for anything else (files, pipes, UDP,
- * unix sockets). Works for sockets opened before the agent started. */
+#ifdef SL_CAST_LOADS
+/*
+ * Kernels from 6.2: bpf_rdonly_cast turns a kernel address into a typed
+ * read-only pointer, whose field loads the verifier makes plain fault-safe
+ * memory loads, where each bpf_probe_read_kernel is a helper call: most of
+ * a data program's reads are of this kind, on every syscall.
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define SL_CAST(p, type) ((type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
+#define SL_SK_READ(sk, field) (SL_CAST(sk, struct sock)->field)
+
+/* fd -> the struct sock of a TCP socket, or NULL for anything else (files,
+ * pipes, UDP and unix sockets). This runs on every read and write of every
+ * process. Works for sockets opened before the agent started. */
+static __always_inline struct sock *sl_sock_from_fd(__u32 fd)
+{
+	struct file **fds = sl_fd_array(fd);
+	struct file *f;
+	struct socket *so;
+	struct sock *sk;
+
+	if (!fds)
+		return NULL;
+	/* A fd table slot, read as the one struct whose first member is a
+	 * struct file pointer (an array of pointers has no BTF type). */
+	f = SL_CAST(&fds[fd], struct kiocb)->ki_filp;
+	if (!f || (f->f_inode->i_mode & SL_S_IFMT) != SL_S_IFSOCK)
+		return NULL;
+	so = SL_CAST(f->private_data, struct socket);
+	if (!so)
+		return NULL;
+	sk = so->sk;
+	return sk && sk->sk_protocol == IPPROTO_TCP ? sk : NULL;
+}
+#else
+#define SL_SK_READ(sk, field) BPF_CORE_READ(sk, field)
+
 static __always_inline struct sock *sl_sock_from_fd(__u32 fd)
 {
 	struct file **fds = sl_fd_array(fd);
 	struct file *f = NULL;
 	struct socket *so;
 	struct sock *sk;
-	__u16 family;
 
 	if (!fds)
 		return NULL;
@@ -164,17 +198,22 @@ static __always_inline struct sock *sl_sock_from_fd(__u32 fd)
 	if (!so)
 		return NULL;
 	sk = BPF_CORE_READ(so, sk);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return NULL;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
-		return NULL;
-	return sk;
+	return sk && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP ? sk : NULL;
+}
+#endif
+
+/* A TCP socket's family: IPv4 or IPv6 (Netlink's XFRM protocol is also
+ * number 6). Checked once, when the connection's entry is made. */
+static __always_inline bool sl_is_inet(struct sock *sk)
+{
+	__u16 family = SL_SK_READ(sk, __sk_common.skc_family);
+
+	return family == AF_INET || family == AF_INET6;
 }
 
 static __always_inline void sl_read_tuple(struct sock *sk, struct sl_tuple *t)
 {
-	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	t->family = SL_SK_READ(sk, __sk_common.skc_family);
 	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (t->family == AF_INET) {
@@ -251,22 +290,36 @@ static __always_inline __u64 sl_next_conn_id(void)
 	return ((__u64)(bpf_get_smp_processor_id() & 0xfff) << 40) | (*seq & 0xffffffffffULL);
 }
 
-/* The connection entry for sk, created on first sight. role is only set
- * when known (connect/accept); data on an unseen socket leaves it unknown.
- *
- * struct sock memory is reused as soon as a socket is freed. An entry whose
- * ports differ from the socket's belongs to a connection that is gone (its
- * TCP_CLOSE raced with a syscall that re-created it): it is replaced, or the
- * new connection would inherit a stale verdict and vanish. A socket already
- * in TCP_CLOSE gets no entry, since nothing would ever delete it. */
-static __always_inline struct sl_conn *sl_conn_get(struct sock *sk, __u8 role)
+/* The entry of a connection we track on sk, or NULL. Entries exist only
+ * for TCP sockets; one whose ports differ from the socket's belongs to a
+ * connection that is gone (struct sock memory is reused as soon as a socket
+ * is freed), whatever the socket now is. */
+static __always_inline struct sl_conn *sl_conn_find(struct sock *sk, __u32 *ports)
 {
 	__u64 key = (__u64)sk;
 	struct sl_conn *c = bpf_map_lookup_elem(&sl_conns, &key);
-	struct sl_conn fresh = {};
-	__u32 ports = ((__u32)BPF_CORE_READ(sk, __sk_common.skc_num) << 16) |
-		      bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 
+	*ports = SL_SK_READ(sk, __sk_common.skc_portpair);
+	return c && c->ports == *ports ? c : NULL;
+}
+
+/* The connection entry for sk, created on first sight if sk is TCP. role is
+ * only set when known (connect/accept); data on an unseen socket leaves it
+ * unknown.
+ *
+ * A stale entry (see sl_conn_find: its TCP_CLOSE raced with a syscall that
+ * re-created it) is replaced, or the new connection would inherit a stale
+ * verdict and vanish. A socket already in TCP_CLOSE gets no entry, since
+ * nothing would ever delete it. */
+static __always_inline struct sl_conn *sl_conn_get(struct sock *sk, __u8 role)
+{
+	__u64 key = (__u64)sk;
+	struct sl_conn fresh = {};
+	struct sl_conn *c;
+	__u32 ports;
+
+	c = bpf_map_lookup_elem(&sl_conns, &key);
+	ports = SL_SK_READ(sk, __sk_common.skc_portpair);
 	if (c) {
 		if (c->ports == ports) {
 			if (role && !c->role)
@@ -275,11 +328,12 @@ static __always_inline struct sl_conn *sl_conn_get(struct sock *sk, __u8 role)
 		}
 		bpf_map_delete_elem(&sl_conns, &key);
 	}
-	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+	if (!sl_is_inet(sk) || SL_SK_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
 		return NULL;
 	fresh.id = sl_next_conn_id();
 	fresh.role = role;
 	fresh.ports = ports;
+	sl_read_tuple(sk, &fresh.tuple);
 	if (!sl_port_wanted(sk) || sl_process_skipped()) {
 		fresh.klass = SL_CLASS_OTHER;
 		fresh.tries = SL_TRIES_FILTERED;

@@ -132,7 +132,7 @@ static __always_inline int sl_on_data(long nr, long ret, __u8 sys, __u8 dir, enu
 	s = sl_event_begin(c, pos, ret, fd, dir, sys, 0);
 	if (!s)
 		return 0;
-	sl_read_tuple(sk, &s->ev.tuple);
+	s->ev.tuple = c->tuple;
 
 	want = (__u64)ret < sl_syscall_cap ? (__u64)ret : sl_syscall_cap;
 	if (kind == SL_BUF_PLAIN) {

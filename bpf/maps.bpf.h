@@ -26,7 +26,10 @@ struct sl_conn {
 	__u8 tries;   /* payload-bearing syscalls judged without a verdict; for a
 		       * TLS socket, SL_TLS_SOCKET_BOUND once a session is bound to it */
 	__u8 shipped; /* at least one event left the kernel: its close matters */
-	__u32 ports;  /* local port << 16 | peer port: tells a reused struct sock */
+	__u32 ports;  /* skc_portpair as the kernel keeps it: tells a reused struct sock */
+	/* Read once when the entry is made, not in every event: a TCP socket's
+	 * addresses and ports are fixed by then (connect and accept set them). */
+	struct sl_tuple tuple;
 };
 
 #define SL_TLS_SOCKET_BOUND 1
@@ -67,6 +70,8 @@ SL_SETTING(__u32, sl_syscall_cap, 16384);
 SL_SETTING(__u8, sl_filter_pids, 0);
 SL_SETTING(__u8, sl_filter_ports, 0);
 SL_SETTING(__u8, sl_exclude_ports, 0);
+/* Ring occupancy at which a record wakes the consumer (see sl_ring_flags). */
+SL_SETTING(__u32, sl_wake_bytes, 1 << 20);
 
 /* Scratch room for one event. Offsets into the payload are masked with
  * SL_FILL_MASK (exact: a chunk is shipped as soon as it is full) and lengths
@@ -107,6 +112,22 @@ SL_EXTERN struct {
 	__type(key, __u32);
 	__type(value, struct sl_scratch);
 } sl_scratch SEC(".maps");
+
+/*
+ * Wake-up policy. A wake-up asked from inside the traced syscall queues an
+ * irq_work that the application's thread pays for (a self-interrupt, dear in
+ * a VM), and the ring's default asks one whenever the consumer is asleep:
+ * nearly every event when the agent keeps up. The consumer polls on a timer
+ * instead (native/poller.c), and a record wakes it only when it carries the
+ * ring past the watermark, so a burst is drained before it can overflow.
+ */
+static __always_inline __u64 sl_ring_flags(__u64 size)
+{
+	__u64 avail = bpf_ringbuf_query(&sl_events, BPF_RB_AVAIL_DATA);
+
+	return avail < sl_wake_bytes && avail + size >= sl_wake_bytes ? BPF_RB_FORCE_WAKEUP
+								       : BPF_RB_NO_WAKEUP;
+}
 
 SL_EXTERN struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -109,10 +109,8 @@ static __always_inline int sl_tls_exit(struct pt_regs *ctx, __u8 dir, __u8 sys)
 	s = sl_event_begin(&sess->c, pos, n, (__u32)-1, dir, sys, SL_EV_F_TLS);
 	if (!s)
 		return 0;
-	if (sess->sk)
-		sl_read_tuple((struct sock *)sess->sk, &s->ev.tuple);
-	else
-		__builtin_memset(&s->ev.tuple, 0, sizeof(s->ev.tuple));
+	/* The bound socket's (zero while unbound). */
+	s->ev.tuple = sess->c.tuple;
 	if (!sl_judge(&sess->c, call.buf, n, false))
 		return 0;
 	want = n < sl_syscall_cap ? n : sl_syscall_cap;

@@ -24,6 +24,7 @@ static __always_inline void sl_tls_bind(struct sl_tls_session *sess, struct sock
 	sess->sk = (__u64)sk;
 	sess->sock_id = c->id;
 	sess->c.role = c->role;
+	sess->c.tuple = c->tuple;
 	if (filtered) {
 		/* Left out by a filter: so is the session riding on it. */
 		sess->c.klass = SL_CLASS_OTHER;
@@ -41,15 +42,14 @@ static __always_inline void sl_tls_bind(struct sl_tls_session *sess, struct sock
 	sl_header_fill(&e->hdr, SL_EV_TLS_BIND, 0, sizeof(*e));
 	e->tls_id = sess->c.id;
 	e->conn_id = c->id;
-	sl_read_tuple(sk, &e->tuple);
-	e->tuple._pad = 0;
+	e->tuple = c->tuple;
 	e->role = c->role;
 	e->how = how;
 	e->filtered = filtered;
 	e->_pad = 0;
 	e->_pad2 = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, sl_ring_flags(sizeof(*e)));
 }
 
 /*

@@ -161,7 +161,7 @@ static napi_value start(napi_env env, napi_callback_info info)
 	size_t argc = 3;
 	napi_value argv[3], name;
 	static struct sl_load_opts o;
-	uint32_t batch_bytes = 1 << 20, nbatches = 8, flush_ms = 5;
+	uint32_t batch_bytes = 1 << 20, nbatches = 8, tick_ms = 5, idle_tick_ms = 40;
 	bool bad_bits = false;
 	char err[256] = "";
 	struct session *s;
@@ -187,7 +187,12 @@ static napi_value start(napi_env env, napi_callback_info info)
 	get_u32(env, argv[0], "maxConnections", &o.max_conns);
 	get_u32(env, argv[0], "batchBytes", &batch_bytes);
 	get_u32(env, argv[0], "batches", &nbatches);
-	get_u32(env, argv[0], "flushMs", &flush_ms);
+	get_u32(env, argv[0], "tickMs", &tick_ms);
+	get_u32(env, argv[0], "idleTickMs", &idle_tick_ms);
+	/* A quarter of the ring: room for the rest of a burst while the poll
+	 * thread wakes up. */
+	o.wake_bytes = o.ring_bytes / 4;
+	get_u32(env, argv[0], "wakeBytes", &o.wake_bytes);
 	o.npids = get_list(env, argv[0], "pids", o.pids, SL_MAX_FILTER);
 	get_bytes(env, argv[0], "portBits", o.port_bits, sizeof(o.port_bits), &bad_bits);
 	if (bad_bits) {
@@ -229,8 +234,8 @@ static napi_value start(napi_env env, napi_callback_info info)
 		napi_throw_error(env, NULL, "cannot create the batch callback");
 		return NULL;
 	}
-	s->poller = sl_poller_start(sl_loader_ring_fd(s->loader), batch_bytes, nbatches, flush_ms,
-				    deliver, poller_exited, s, err, sizeof(err));
+	s->poller = sl_poller_start(sl_loader_ring_fd(s->loader), batch_bytes, nbatches, tick_ms,
+				    idle_tick_ms, deliver, poller_exited, s, err, sizeof(err));
 	if (!s->poller) {
 		/* Nothing was queued: finalize closes the loader. */
 		napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
@@ -398,6 +403,7 @@ static napi_value stats(napi_env env, napi_callback_info info)
 	set_num(env, obj, "events", ps.events);
 	set_num(env, obj, "batches", ps.batches);
 	set_num(env, obj, "bytes", ps.bytes);
+	set_num(env, obj, "rounds", ps.rounds);
 	set_num(env, obj, "waits", ps.waits);
 	set_num(env, kernel, "ringbufDrops", k[SL_STAT_RINGBUF_DROPS]);
 	set_num(env, kernel, "ringbufDropBytes", k[SL_STAT_RINGBUF_DROP_BYTES]);
@@ -443,13 +449,13 @@ static napi_value programs(napi_env env, napi_callback_info info)
 	return arr;
 }
 
-/* Which build of the kernel programs this kernel takes (see sl_kernel_has_atomic_fetch). */
+/* Which build of the kernel programs this kernel takes (see sl_kernel_build). */
 static napi_value program_build(napi_env env, napi_callback_info info)
 {
 	napi_value v;
 
 	(void)info;
-	CHECK(env, napi_create_string_utf8(env, sl_kernel_has_atomic_fetch() ? "standard" : "compat", NAPI_AUTO_LENGTH, &v));
+	CHECK(env, napi_create_string_utf8(env, sl_build_name(sl_kernel_build()), NAPI_AUTO_LENGTH, &v));
 	return v;
 }
 

@@ -11,6 +11,8 @@
 #include "events.h"
 #include "sidelight.skel.h"
 #include "sidelight_compat.skel.h"
+#include "sidelight_fast.skel.h"
+#include <bpf/btf.h>
 
 /* Programs the agent can run without (the rest are required). */
 static const char *const optional_progs[] = { "sl_tcp_sendmsg_locked" };
@@ -73,9 +75,36 @@ bool sl_kernel_has_atomic_fetch(void)
 	return known;
 }
 
+/* Whether the kernel offers bpf_rdonly_cast (6.2 and later), which the
+ * fast build's plain field loads rest on. */
+static bool kernel_has_rdonly_cast(void)
+{
+	static int known = -1;
+	struct btf *vmlinux;
+
+	if (known >= 0)
+		return known;
+	vmlinux = btf__load_vmlinux_btf();
+	known = vmlinux && btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
+	btf__free(vmlinux);
+	return known;
+}
+
+enum sl_build sl_kernel_build(void)
+{
+	if (!sl_kernel_has_atomic_fetch())
+		return SL_BUILD_COMPAT;
+	return kernel_has_rdonly_cast() ? SL_BUILD_FAST : SL_BUILD_STANDARD;
+}
+
+const char *sl_build_name(enum sl_build b)
+{
+	return b == SL_BUILD_FAST ? "fast" : b == SL_BUILD_COMPAT ? "compat" : "standard";
+}
+
 /* The skeleton's maps, programs and variables, over the build this kernel
- * takes: the compat object has the same names and layout. */
-static struct sidelight_bpf *open_skeleton(bool compat)
+ * takes: the three objects have the same names and layout. */
+static struct sidelight_bpf *open_skeleton(enum sl_build build)
 {
 	struct sidelight_bpf *obj = calloc(1, sizeof(*obj));
 	int err;
@@ -85,8 +114,10 @@ static struct sidelight_bpf *open_skeleton(bool compat)
 		return NULL;
 	}
 	err = sidelight_bpf__create_skeleton(obj);
-	if (!err && compat)
+	if (!err && build == SL_BUILD_COMPAT)
 		obj->skeleton->data = (void *)sidelight_compat_bpf__elf_bytes(&obj->skeleton->data_sz);
+	else if (!err && build == SL_BUILD_FAST)
+		obj->skeleton->data = (void *)sidelight_fast_bpf__elf_bytes(&obj->skeleton->data_sz);
 	if (!err)
 		err = bpf_object__open_skeleton(obj->skeleton, NULL);
 	if (err) {
@@ -150,7 +181,7 @@ struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t
 	}
 	libbpf_set_print(quiet_print);
 	l->ncpus = libbpf_num_possible_cpus();
-	l->skel = open_skeleton(!sl_kernel_has_atomic_fetch());
+	l->skel = open_skeleton(sl_kernel_build());
 	if (!l->skel) {
 		describe_errno(err, errlen, "opening the BPF object", errno);
 		free(l);
@@ -162,6 +193,7 @@ struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t
 	l->skel->rodata->sl_filter_pids = o->npids > 0;
 	l->skel->rodata->sl_filter_ports = any_bit(o->port_bits[0]);
 	l->skel->rodata->sl_exclude_ports = any_bit(o->port_bits[1]);
+	l->skel->rodata->sl_wake_bytes = o->wake_bytes;
 	bpf_map__set_max_entries(l->skel->maps.sl_events, o->ring_bytes);
 	bpf_map__set_max_entries(l->skel->maps.sl_conns, o->max_conns);
 

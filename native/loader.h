@@ -14,6 +14,7 @@ struct sl_load_opts {
 	uint32_t chunk_bytes;
 	uint32_t syscall_cap;
 	uint32_t ring_bytes;
+	uint32_t wake_bytes; /* ring occupancy at which a record wakes the poll thread */
 	uint32_t max_conns;
 	uint32_t agent_tgid;
 	uint32_t npids;
@@ -43,6 +44,16 @@ struct sl_tls_attach {
 /* Whether the verifier takes atomic fetch instructions (5.12 and later);
  * without them the loader uses the compat build of the programs. */
 bool sl_kernel_has_atomic_fetch(void);
+
+/* The builds of the kernel programs (bpf/Makefile). */
+enum sl_build {
+	SL_BUILD_FAST,     /* 6.2 and later: plain loads through bpf_rdonly_cast */
+	SL_BUILD_STANDARD, /* 5.12 to 6.1 */
+	SL_BUILD_COMPAT,   /* before 5.12: no atomic fetch instructions */
+};
+/* The build this kernel takes, and its name as the agent reports it. */
+enum sl_build sl_kernel_build(void);
+const char *sl_build_name(enum sl_build b);
 /* On failure returns NULL and writes one line saying what and how to fix. */
 struct sl_loader *sl_loader_open(const struct sl_load_opts *opts, char *err, size_t errlen);
 int sl_loader_ring_fd(struct sl_loader *l);

@@ -3,12 +3,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <bpf/libbpf.h>
 #include "poller.h"
 
 struct sl_poller {
 	struct ring_buffer *rb;
+	int epfd;   /* the ring's fd and stopfd: the thread sleeps here */
+	int stopfd; /* an eventfd: a stop request ends the sleep at once */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -16,22 +20,13 @@ struct sl_poller {
 	unsigned npool;
 	struct sl_batch *free_list;
 	struct sl_batch *cur;
-	uint64_t cur_started_ns;
-	uint64_t flush_ns;
+	unsigned tick_ms, idle_tick_ms;
 	atomic_bool stopping;
 	sl_deliver_fn deliver;
 	sl_exit_fn on_exit;
 	void *ctx;
-	atomic_uint_fast64_t events, batches, bytes, waits;
+	atomic_uint_fast64_t events, batches, bytes, waits, rounds;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static struct sl_batch *acquire(struct sl_poller *p)
 {
@@ -69,10 +64,8 @@ static int on_record(void *ctx, void *data, size_t size)
 
 	if (p->cur && p->cur->used + padded > p->cur->cap)
 		flush(p);
-	if (!p->cur) {
+	if (!p->cur)
 		p->cur = acquire(p);
-		p->cur_started_ns = now_ns();
-	}
 	if (padded > p->cur->cap)
 		return 0; /* cannot happen: events are far smaller than a batch */
 	memcpy(p->cur->data + p->cur->used, data, size);
@@ -85,19 +78,36 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * The kernel side wakes this thread only past a watermark (sl_ring_flags),
+ * so it mostly drains the ring on a timer: every tick_ms while records keep
+ * coming, backing off to idle_tick_ms when the ring stays empty, so an idle
+ * node costs a few wake-ups a second and a lone request still leaves within
+ * idle_tick_ms. Each round hands its records over as one batch.
+ */
 static void *run(void *arg)
 {
 	struct sl_poller *p = arg;
+	unsigned tick = p->tick_ms;
 
 	while (!atomic_load(&p->stopping)) {
-		int n = ring_buffer__poll(p->rb, 10);
+		struct epoll_event ev[2];
+		int m;
 
-		if (n < 0 && n != -EINTR)
+		if (epoll_wait(p->epfd, ev, 2, (int)tick) < 0 && errno != EINTR)
 			break;
-		/* Idle, old enough, or half full: hand it over. */
-		if (p->cur && (n == 0 || now_ns() - p->cur_started_ns >= p->flush_ns ||
-			       p->cur->used >= p->cur->cap / 2))
+		if (atomic_load(&p->stopping))
+			break;
+		m = ring_buffer__consume(p->rb);
+		if (m < 0 && m != -EINTR)
+			break;
+		atomic_fetch_add(&p->rounds, 1);
+		if (m > 0) {
 			flush(p);
+			tick = p->tick_ms;
+		} else if (tick < p->idle_tick_ms) {
+			tick = tick * 2 < p->idle_tick_ms ? tick * 2 : p->idle_tick_ms;
+		}
 	}
 	/* The programs are detached by now: what is left in the ring is the
 	 * last of it. */
@@ -107,8 +117,31 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* Our own epoll set rather than ring_buffer__poll's, so a stop request can
+ * end the sleep: a tick may be long when nothing comes. */
+static int watch(struct sl_poller *p, int ring_fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	p->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->epfd < 0 || p->stopfd < 0)
+		return -1;
+	/* Edge-triggered: only a wake-up ends the sleep. Level-triggered, the
+	 * ring would read ready whenever a record had come since the last
+	 * round, and under load the thread would spin instead of ticking. */
+	ev.events = EPOLLIN | EPOLLET;
+	ev.data.fd = ring_fd;
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, ring_fd, &ev))
+		return -1;
+	ev.events = EPOLLIN;
+	ev.data.fd = p->stopfd;
+	return epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->stopfd, &ev);
+}
+
 struct sl_poller *sl_poller_start(int ring_fd, size_t batch_bytes, unsigned nbatches,
-				  unsigned flush_ms, sl_deliver_fn deliver, sl_exit_fn on_exit,
+				  unsigned tick_ms, unsigned idle_tick_ms, sl_deliver_fn deliver,
+				  sl_exit_fn on_exit,
 				  void *ctx, char *err, size_t errlen)
 {
 	struct sl_poller *p = calloc(1, sizeof(*p));
@@ -118,6 +151,7 @@ struct sl_poller *sl_poller_start(int ring_fd, size_t batch_bytes, unsigned nbat
 		free(p);
 		return NULL;
 	}
+	p->epfd = p->stopfd = -1;
 	p->npool = nbatches;
 	for (unsigned i = 0; i < nbatches; i++) {
 		p->pool[i].data = malloc(batch_bytes);
@@ -132,13 +166,21 @@ struct sl_poller *sl_poller_start(int ring_fd, size_t batch_bytes, unsigned nbat
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	p->flush_ns = (uint64_t)flush_ms * 1000000ull;
+	p->tick_ms = tick_ms ? tick_ms : 1;
+	p->idle_tick_ms = idle_tick_ms > p->tick_ms ? idle_tick_ms : p->tick_ms;
 	p->deliver = deliver;
 	p->on_exit = on_exit;
 	p->ctx = ctx;
 	p->rb = ring_buffer__new(ring_fd, on_record, p, NULL);
 	if (!p->rb) {
 		snprintf(err, errlen, "opening the ring buffer: %s", strerror(errno));
+		sl_poller_free(p);
+		return NULL;
+	}
+	if (watch(p, ring_fd)) {
+		snprintf(err, errlen, "waiting on the ring buffer: %s", strerror(errno));
+		ring_buffer__free(p->rb);
+		p->rb = NULL;
 		sl_poller_free(p);
 		return NULL;
 	}
@@ -163,7 +205,12 @@ void sl_poller_recycle(struct sl_poller *p, struct sl_batch *b)
 
 void sl_poller_request_stop(struct sl_poller *p)
 {
+	uint64_t one = 1;
+
 	atomic_store(&p->stopping, true);
+	if (write(p->stopfd, &one, sizeof(one)) < 0) {
+		/* Cannot fail on a fresh eventfd; the tick ends the sleep anyway. */
+	}
 }
 
 void sl_poller_stats(struct sl_poller *p, struct sl_poller_stats *out)
@@ -172,6 +219,7 @@ void sl_poller_stats(struct sl_poller *p, struct sl_poller_stats *out)
 	out->batches = atomic_load(&p->batches);
 	out->bytes = atomic_load(&p->bytes);
 	out->waits = atomic_load(&p->waits);
+	out->rounds = atomic_load(&p->rounds);
 }
 
 void sl_poller_free(struct sl_poller *p)
@@ -182,6 +230,10 @@ void sl_poller_free(struct sl_poller *p)
 		pthread_join(p->thread, NULL);
 		ring_buffer__free(p->rb);
 	}
+	if (p->epfd >= 0)
+		close(p->epfd);
+	if (p->stopfd >= 0)
+		close(p->stopfd);
 	for (unsigned i = 0; i < p->npool; i++)
 		free(p->pool[i].data);
 	free(p->pool);

@@ -30,12 +30,14 @@ typedef void (*sl_exit_fn)(void *ctx);
 struct sl_poller_stats {
 	uint64_t events, batches, bytes;
 	uint64_t waits; /* times the thread waited for JavaScript to return a batch */
+	uint64_t rounds; /* times the thread looked at the ring (ticks and wake-ups) */
 };
 
 struct sl_poller;
 
 struct sl_poller *sl_poller_start(int ring_fd, size_t batch_bytes, unsigned nbatches,
-				  unsigned flush_ms, sl_deliver_fn deliver, sl_exit_fn on_exit,
+				  unsigned tick_ms, unsigned idle_tick_ms, sl_deliver_fn deliver,
+				  sl_exit_fn on_exit,
 				  void *ctx, char *err, size_t errlen);
 void sl_poller_recycle(struct sl_poller *p, struct sl_batch *b);
 /* Asks the thread to drain what is left and exit; returns at once. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run bench: builds, then the benchmarks of bench/RESULTS.md. The replay
 # and parser benchmarks need no root; the live ones (kernel capture, wrk
-# against nginx and Node) run when root, installing wrk if missing.
+# against nginx and Node, the sidecar mesh) run when root, installing wrk,
+# haproxy, bpftool and time if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIDELIGHT_SETUP_PEERS=1 bash scripts/setup.sh
@@ -13,10 +14,15 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "== live benchmarks skipped: they load kernel programs (run as root)"
   exit 0
 fi
-if ! command -v wrk >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
-fi
+# Load generators and the mesh benchmark's sidecars and probes (command, then its package).
+for tool in wrk:wrk haproxy:haproxy bpftool:bpftool /usr/bin/time:time; do
+  if ! command -v "${tool%%:*}" >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tool##*:}" >/dev/null
+  fi
+done
 echo "== live overhead: wrk (saturating) and h2load at 20,000 req/s against nginx and Node, with and without the agent (node dist/bench/live-overhead.js 5 3 8)"
 node dist/bench/live-overhead.js 5 3 8
 echo "== events delivered into JavaScript (node dist/bench/capture-throughput.js 10 64 4)"
 node dist/bench/capture-throughput.js 10 64 4
+echo "== sidelight vs. a two-hop HAProxy sidecar mesh: wrk (saturating) and h2load at 4,000 req/s against nginx; CPU, RSS and BPF time per request (node dist/bench/mesh.js --seconds 5 --rounds 3)"
+node dist/bench/mesh.js --seconds 5 --rounds 3

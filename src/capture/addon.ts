@@ -8,7 +8,12 @@ export interface AddonStartOptions {
   maxConnections: number;
   batchBytes: number;
   batches: number;
-  flushMs: number;
+  /** The poll thread drains the ring this often while records keep coming... */
+  tickMs: number;
+  /** ...backing off to this when it stays empty (bounds how late a lone request is reported). */
+  idleTickMs: number;
+  /** Ring occupancy at which a record wakes the poll thread at once (default: a quarter of the ring). */
+  wakeBytes?: number;
   pids: number[];
   /** PORT_BITMAP_BYTES of ports to keep, then as many to leave out (src/select/ports.ts); absent: no port filter. */
   portBits?: Buffer;
@@ -46,6 +51,8 @@ export interface AddonStats {
   batches: number;
   bytes: number;
   waits: number;
+  /** Times the poll thread looked at the ring (ticks and watermark wake-ups). */
+  rounds: number;
   kernel: KernelStats;
 }
 
@@ -62,7 +69,7 @@ export interface CapabilityDrop {
   boundingDropped: boolean;
 }
 
-export type ProgramBuild = 'standard' | 'compat';
+export type ProgramBuild = 'fast' | 'standard' | 'compat';
 
 export interface AddonLayout {
   structs: Record<string, { size: number; fields: Record<string, [number, number]> }>;
@@ -79,7 +86,7 @@ export interface Addon {
   /** Puts the TLS uprobes on one library file; throws one line when it cannot. */
   attachTls(file: string, memoryBio: boolean): { attached: number; missing: string[] };
   programs(): ProgramStatus[];
-  /** The build of the kernel programs this kernel takes: compat before 5.12 (no atomic fetch instructions). */
+  /** The build of the kernel programs this kernel takes: fast from 6.2 (plain loads through bpf_rdonly_cast), compat before 5.12 (no atomic fetch instructions). */
   programBuild(): ProgramBuild;
   /** Keeps only the capabilities whose bits are set, in every thread of the process (see native/privileges.c). */
   dropCapabilities(keep: bigint): CapabilityDrop;

@@ -10,7 +10,7 @@ export const BTF_SOURCE = '/sys/kernel/btf/vmlinux';
 export interface StartupReport {
   kernel: string;
   btf: string;
-  /** The build of the programs loaded: compat on kernels before 5.12 (no atomic fetch instructions). */
+  /** The build of the programs loaded: fast from 6.2, compat before 5.12 (bpf/Makefile). */
   build: ProgramBuild;
   attached: string[];
   /** Optional programs the kernel did not take, with its reason. */
@@ -37,7 +37,7 @@ export function startupReport(programs: ProgramStatus[], build: ProgramBuild, ke
 
 /** /readyz?verbose: one line per check, "[+]" passed, "[-]" left out or failed. */
 export function verboseReadiness(r: StartupReport): string {
-  const build = r.build === 'compat' ? 'compat build (no atomic fetch before 5.12)' : 'standard build';
+  const build = r.build === 'compat' ? 'compat build (no atomic fetch before 5.12)' : r.build === 'fast' ? 'fast build (bpf_rdonly_cast loads, 6.2 and later)' : 'standard build';
   const lines = [`[+]kernel ${r.kernel}, BTF ${r.btf}, programs: ${build}`];
   for (const name of r.attached) lines.push(`[+]program ${name} attached`);
   for (const s of r.skipped) lines.push(`[-]program ${s.name} (${s.hook}) left out, optional: ${s.reason}`);

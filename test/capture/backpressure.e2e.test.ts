@@ -1,13 +1,10 @@
 // When JavaScript falls behind, the poll thread waits, the kernel ring
 // fills and every lost event is counted: delivered + dropped = produced.
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { Capture } from '../../src/capture/capture';
-import { freePort, ROOT } from '../support/agent';
-import { spawn } from '../support/children';
 import { needBpf } from '../support/requirements';
+import { stepWriter } from '../support/step-writer';
 import { sleep } from '../support/wait';
 
 const N = 100_000;
@@ -15,11 +12,8 @@ const N = 100_000;
 describe('capture back-pressure', () => {
   it('a slow consumer loses events only as counted kernel drops', async (t) => {
     if (!needBpf(t)) return;
-    const port = await freePort();
-    const writer = spawn('python3', [path.join(ROOT, 'test', 'fixtures', 'n-writer.py'), String(port), String(N), '64'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const lines = createInterface({ input: writer.stdout! })[Symbol.asyncIterator]();
-    const ready = (await lines.next()).value as string;
-    const pid = Number(ready.split(' ')[1]);
+    const writer = await stepWriter(64);
+    const pid = writer.pid;
 
     let data = 0;
     let closes = 0;
@@ -37,9 +31,8 @@ describe('capture back-pressure', () => {
         onTlsBind: () => assert.fail('no TLS session expected'),
       },
     );
-    writer.stdin!.write('go\n');
-    assert.equal((await lines.next()).value, 'done');
-    await new Promise((r) => writer.once('exit', r));
+    await writer.send(N);
+    await writer.end();
     await sleep(500);
     await capture.stop();
     const s = capture.stats();

@@ -36,4 +36,12 @@ describe('start-up report', () => {
       ].join('\n'),
     );
   });
+
+  it('names each build of the programs', () => {
+    const first = (build: 'fast' | 'standard' | 'compat') => verboseReadiness(startupReport([], build, '6.18.0')).split('\n')[0];
+    assert.deepEqual(
+      [first('fast'), first('standard')],
+      ['[+]kernel 6.18.0, BTF /sys/kernel/btf/vmlinux, programs: fast build (bpf_rdonly_cast loads, 6.2 and later)', '[+]kernel 6.18.0, BTF /sys/kernel/btf/vmlinux, programs: standard build'],
+    );
+  });
 });

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { BIN, ROOT, freePort, httpGet, kernelObjectsAfterExit, startAgent } from '../support/agent';
+import { BIN, ROOT, expectedBuild, freePort, httpGet, kernelObjectsAfterExit, startAgent } from '../support/agent';
 import { verboseReadiness, type StartupReport } from '../../src/capture/startup-report';
 import { spawn } from '../support/children';
 import { bpfSkip } from '../support/requirements';
@@ -34,7 +34,7 @@ describe('the agent process', { skip }, () => {
       assert.deepEqual(await httpGet(agent.adminPort, '/readyz'), { status: 200, body: 'ready\n' });
       // The start-up report: kernel, BTF source, programs attached and left out.
       const startup = (JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as { startup: StartupReport }).startup;
-      assert.deepEqual([startup.kernel, startup.btf, startup.build, startup.failed], [os.release(), '/sys/kernel/btf/vmlinux', 'standard', []]);
+      assert.deepEqual([startup.kernel, startup.btf, startup.build, startup.failed], [os.release(), '/sys/kernel/btf/vmlinux', expectedBuild(), []]);
       assert.ok(startup.attached.includes('sl_exit_connect'), startup.attached.join(' '));
       assert.deepEqual(await httpGet(agent.adminPort, '/readyz?verbose'), { status: 200, body: `${verboseReadiness(startup)}ready\n` });
       await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${srv.port}/text/path?token=abc`]);
@@ -56,7 +56,7 @@ describe('the agent process', { skip }, () => {
     // Logs are JSON lines on stderr, one of them the final tally.
     const logs = agent.stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; transactions?: number; kernelDrops?: number; kernel?: string; btf?: string; build?: string });
     const capturing = logs.find((l) => l.msg === 'capturing');
-    assert.deepEqual([capturing?.kernel, capturing?.btf, capturing?.build], [os.release(), '/sys/kernel/btf/vmlinux', 'standard']);
+    assert.deepEqual([capturing?.kernel, capturing?.btf, capturing?.build], [os.release(), '/sys/kernel/btf/vmlinux', expectedBuild()]);
     const stopped = logs.find((l) => l.msg === 'stopped');
     assert.equal(stopped?.transactions, 2);
     assert.equal(stopped?.kernelDrops, 0);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { KernelStats } from '../../src/capture/addon';
 import type { StartupReport } from '../../src/capture/startup-report';
-import { ROOT, httpGet, startAgent, type RunningAgent } from '../support/agent';
+import { ROOT, expectedBuild, httpGet, startAgent, type RunningAgent } from '../support/agent';
 import { loadCatalog, type Item, type Unary } from '../support/catalog';
 import { sleep } from '../support/wait';
 
@@ -114,6 +114,7 @@ async function main(): Promise<Result> {
   const agent = await startAgent(['--pid', String(process.pid)], 600_000);
   try {
     result.startup = (JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as { startup: StartupReport }).startup;
+    result.checks.build = result.startup.build === expectedBuild() ? 'ok' : `build ${result.startup.build}, expected ${expectedBuild()}`;
     for (const [name, check] of [
       ['http1', () => http1(agent, port)],
       ['grpc', () => grpcCalls(agent)],

@@ -3,6 +3,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type { JsonTransaction } from '../../src/export/console';
 import { spawn } from './children';
@@ -10,6 +11,13 @@ import { poll } from './wait';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'sidelight.js');
+
+/** The build of the kernel programs the loader should pick on this kernel (bpf/Makefile): by version, independently of the loader's own probes. */
+export function expectedBuild(release = os.release()): 'fast' | 'standard' | 'compat' {
+  const [major = 0, minor = 0] = release.split('.').map((n) => parseInt(n, 10));
+  const v = major * 1000 + minor;
+  return v >= 6002 ? 'fast' : v >= 5012 ? 'standard' : 'compat';
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

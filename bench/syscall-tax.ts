@@ -1,6 +1,7 @@
 // The node-wide syscall tax (DESIGN.md, cost model): ns per write() on a
 // non-socket fd and per unrelated syscall, without and with the capture
-// attached. Usage: node dist/bench/syscall-tax.js [iterations]
+// attached, and per captured exchange on a loopback TCP connection (a write
+// and a read, two data events). Usage: node dist/bench/syscall-tax.js [iterations]
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Capture } from '../src/capture/capture';
@@ -9,8 +10,14 @@ import { preflight } from '../src/capture/preflight';
 const dir = path.join(__dirname, '..', '..', 'bench', 'syscall-tax');
 const bin = path.join(dir, 'tax');
 
-function measure(iterations: string): { writeDevNullNs: number; getppidNs: number } {
-  return JSON.parse(execFileSync(bin, [iterations], { encoding: 'utf8' })) as { writeDevNullNs: number; getppidNs: number };
+interface Tax {
+  writeDevNullNs: number;
+  getppidNs: number;
+  tcpExchangeNs: number;
+}
+
+function measure(iterations: string): Tax {
+  return JSON.parse(execFileSync(bin, [iterations], { encoding: 'utf8' })) as Tax;
 }
 
 async function main(): Promise<void> {
@@ -29,6 +36,7 @@ async function main(): Promise<void> {
       addedNs: {
         writeDevNull: Number((traced.writeDevNullNs - bare.writeDevNullNs).toFixed(1)),
         getppid: Number((traced.getppidNs - bare.getppidNs).toFixed(1)),
+        tcpExchange: Number((traced.tcpExchangeNs - bare.tcpExchangeNs).toFixed(1)),
       },
     }),
   );

@@ -1,7 +1,8 @@
 // The node-wide syscall tax (DESIGN.md, cost model): ns per write() on a
 // non-socket fd and per unrelated syscall, without and with the capture
 // attached, and per captured exchange on a loopback TCP connection (a write
-// and a read, two data events). Usage: node dist/bench/syscall-tax.js [iterations]
+// and a read, two data events); and the floor: every hook attached with this
+// process filtered out. Usage: node dist/bench/syscall-tax.js [iterations]
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Capture } from '../src/capture/capture';
@@ -25,21 +26,26 @@ async function main(): Promise<void> {
   const iterations = process.argv[2] ?? '2000000';
   execFileSync('gcc', ['-O2', '-o', bin, path.join(dir, 'tax.c')]);
   const bare = measure(iterations);
+  // Every hook attached but this process left out (pid 1 only): the kernel's
+  // tracepoint dispatch plus the programs' first test, the floor of the tax.
+  const floor = await attached(iterations, [1]);
+  const traced = await attached(iterations, []);
+  const added = (t: Tax) => ({
+    writeDevNull: Number((t.writeDevNullNs - bare.writeDevNullNs).toFixed(1)),
+    getppid: Number((t.getppidNs - bare.getppidNs).toFixed(1)),
+    tcpExchange: Number((t.tcpExchangeNs - bare.tcpExchangeNs).toFixed(1)),
+  });
+  console.log(JSON.stringify({ bare, filteredOut: floor, withAgent: traced, addedNs: added(traced), floorAddedNs: added(floor) }));
+}
+
+async function attached(iterations: string, pids: number[]): Promise<Tax> {
   const capture = new Capture();
-  capture.start({ captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 8 << 20, maxConnections: 65536, pids: [], ports: [], excludePorts: [] }, { onData: () => {}, onClose: () => {}, onTlsBind: () => {} });
-  const traced = measure(iterations);
-  await capture.stop();
-  console.log(
-    JSON.stringify({
-      bare,
-      withAgent: traced,
-      addedNs: {
-        writeDevNull: Number((traced.writeDevNullNs - bare.writeDevNullNs).toFixed(1)),
-        getppid: Number((traced.getppidNs - bare.getppidNs).toFixed(1)),
-        tcpExchange: Number((traced.tcpExchangeNs - bare.tcpExchangeNs).toFixed(1)),
-      },
-    }),
-  );
+  capture.start({ captureBytes: 4096, syscallCapBytes: 16384, ringBytes: 8 << 20, maxConnections: 65536, pids, ports: [], excludePorts: [] }, { onData: () => {}, onClose: () => {}, onTlsBind: () => {} });
+  try {
+    return measure(iterations);
+  } finally {
+    await capture.stop();
+  }
 }
 
 main().catch((err: unknown) => {

@@ -513,6 +513,7 @@ export class ConnectionTracker implements EventSink {
         statusCode: g.statusCode,
         requestMessages: g.requestMessages,
         responseMessages: g.responseMessages,
+        messagesExact: g.messagesExact,
       },
       unknownFields: tx.unknown,
       resetCode: tx.resetCode,

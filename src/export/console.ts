@@ -44,6 +44,8 @@ export interface JsonTransaction {
   grpcStatusCode?: number;
   requestMessages?: number;
   responseMessages?: number;
+  /** Present (true) when the message counts are lower bounds: DATA was lost with its framing. */
+  messagesLowerBound?: boolean;
   /** HTTP/2 RST_STREAM error code. */
   resetCode?: number;
   /** Fields that could not be decoded (attached mid-connection); their values above are placeholders. */
@@ -89,6 +91,7 @@ export function toJson(tx: HttpTransaction, redact: boolean): JsonTransaction {
     if (rpc.statusCode !== undefined) out.grpcStatusCode = rpc.statusCode;
     out.requestMessages = rpc.requestMessages;
     out.responseMessages = rpc.responseMessages;
+    if (!rpc.messagesExact) out.messagesLowerBound = true;
   }
   if (tx.resetCode !== undefined) out.resetCode = tx.resetCode;
   if (tx.unknownFields.length > 0) out.unknownFields = [...tx.unknownFields];

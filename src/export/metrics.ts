@@ -60,7 +60,7 @@ type Labels = Record<string, string | number>;
  * name the server). The key is the label values in order: computed once for
  * the three; the label object is kept only by a series seen for the first time.
  */
-function observe(hs: readonly [LabeledHistogram, LabeledHistogram, LabeledHistogram], tx: HttpTransaction, labels: Labels, values: readonly [number, number, number]): void {
+function observe(hs: readonly LabeledHistogram[], tx: HttpTransaction, labels: Labels, values: readonly number[]): void {
   if (tx.role === 'client') {
     const endpoint = serverEndpoint(tx);
     labels.server_address = endpoint.address;
@@ -69,7 +69,7 @@ function observe(hs: readonly [LabeledHistogram, LabeledHistogram, LabeledHistog
   let key = '';
   for (const k in labels) key += `${labels[k]}\0`;
   const get = () => labels;
-  for (let i = 0; i < 3; i++) hs[i].observe(key, get, values[i]);
+  for (let i = 0; i < hs.length; i++) hs[i]!.observe(key, get, values[i]!);
 }
 
 export class HttpMetrics {
@@ -142,7 +142,9 @@ export class HttpMetrics {
       rpc_grpc_status_code: rpc.statusCode ?? '',
       service_name: service,
     };
-    observe([r.duration, r.requests, r.responses], tx, labels, [tx.durationNs / 1e9, rpc.requestMessages, rpc.responseMessages]);
+    // A lower bound is not a count: it stays out of the per-RPC message histograms.
+    if (rpc.messagesExact) observe([r.duration, r.requests, r.responses], tx, labels, [tx.durationNs / 1e9, rpc.requestMessages, rpc.responseMessages]);
+    else observe([r.duration], tx, labels, [tx.durationNs / 1e9]);
   }
 
   /** Pushes what is recorded, then stops the OTLP reader; never longer than timeoutMs (a hung collector cannot hold the exit). */

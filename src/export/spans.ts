@@ -98,6 +98,7 @@ export function writeSpanAttributes(tx: HttpTransaction, redact: boolean, a: Att
     if (rpc.statusCode !== undefined) a.int('rpc.grpc.status_code', rpc.statusCode);
     a.int('sidelight.rpc.request_messages', rpc.requestMessages);
     a.int('sidelight.rpc.response_messages', rpc.responseMessages);
+    if (!rpc.messagesExact) a.bool('sidelight.rpc.messages_lower_bound', true);
   } else {
     const method = semconvMethod(tx.method);
     a.string('http.request.method', method);

@@ -11,9 +11,11 @@ export interface RpcCall {
   method: string | undefined;
   /** grpc-status from the trailers; undefined if the stream ended without one. */
   statusCode: number | undefined;
-  /** Length-prefixed messages in each direction (lower bounds if some DATA was not captured). */
+  /** Length-prefixed messages in each direction; lower bounds when messagesExact is false. */
   requestMessages: number;
   responseMessages: number;
+  /** false: DATA of the call was lost with its framing, so some messages were never seen and the counts are lower bounds. */
+  messagesExact: boolean;
 }
 
 /** Fields a transaction could not know: HTTP/2 headers coded against table state from before the agent attached. */

@@ -316,7 +316,7 @@ async function agentExposition(): Promise<string> {
   metrics.record(tx(serverTx, { status: 200 }), 'checkout');
   metrics.record(tx(serverTx, { status: 503 }), 'checkout');
   metrics.record(tx(clientTx, { status: 200, route: '/orders' }), 'frontend');
-  const grpc = { system: 'grpc' as const, service: 'shop.Cart', method: 'Add', statusCode: 0, requestMessages: 1, responseMessages: 1 };
+  const grpc = { system: 'grpc' as const, service: 'shop.Cart', method: 'Add', statusCode: 0, requestMessages: 1, responseMessages: 1, messagesExact: true };
   metrics.record(tx(serverTx, { protocol: 'HTTP/2', method: 'POST', rpc: grpc }), 'cart');
   metrics.record(tx(clientTx, { protocol: 'HTTP/2', method: 'POST', rpc: { ...grpc, statusCode: 14 } }), 'checkout');
   const stats: SelfStats = {

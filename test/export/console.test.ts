@@ -31,6 +31,11 @@ describe('console output', () => {
     // Read at the TLS library: marked; cleartext carries no tls field at all.
     assert.equal(toJson({ ...tx, tls: true }, true).tls, true);
     assert.equal('tls' in toJson(tx, true), false);
+    // gRPC message counts: a lower bound is marked, an exact count is not.
+    const rpc = { system: 'grpc' as const, service: 'feed.Ticker', method: 'Watch', statusCode: 0, requestMessages: 1, responseMessages: 122, messagesExact: false };
+    const lower = toJson({ ...tx, rpc }, true);
+    assert.deepEqual([lower.responseMessages, lower.messagesLowerBound], [122, true]);
+    assert.equal('messagesLowerBound' in toJson({ ...tx, rpc: { ...rpc, messagesExact: true } }, true), false);
   });
   it('text is one aligned line', () => {
     const line = toTextLine(tx, true);

@@ -179,7 +179,7 @@ describe('HttpMetrics, Prometheus exposition', () => {
   it('gRPC calls: RPC instruments only, labelled by service, method and status code', async () => {
     const registry = new Registry();
     const m = new HttpMetrics(registry);
-    const rpc = { system: 'grpc' as const, service: 'shop.Catalog', method: 'Get', statusCode: 0, requestMessages: 1, responseMessages: 1 };
+    const rpc = { system: 'grpc' as const, service: 'shop.Catalog', method: 'Get', statusCode: 0, requestMessages: 1, responseMessages: 1, messagesExact: true };
     m.record(server({ protocol: 'HTTP/2', method: 'POST', target: '/shop.Catalog/Get', durationNs: 3_000_000, rpc }), 'catalog');
     m.record(server({ protocol: 'HTTP/2', method: 'POST', target: '/shop.Catalog/Get', durationNs: 30_000_000, rpc: { ...rpc, statusCode: 5, responseMessages: 0 } }), 'catalog');
     m.record(client({ protocol: 'HTTP/2', method: 'POST', target: '/shop.Catalog/Watch', host: 'catalog:50051', durationNs: 600_000_000, rpc: { ...rpc, method: 'Watch', responseMessages: 100 } }), 'web');
@@ -195,6 +195,18 @@ describe('HttpMetrics, Prometheus exposition', () => {
     assert.deepEqual(samples(text, 'rpc_client_responses_per_rpc'), seriesLines('rpc_client_responses_per_rpc', MSG_LE, C, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1], '100', 1));
     assert.deepEqual(samples(text, 'http_server_request_duration_seconds'), []);
     assert.deepEqual(samples(text, 'http_client_request_duration_seconds'), []);
+  });
+
+  it('a gRPC call whose message counts are lower bounds: its duration is recorded, its counts are not', async () => {
+    const registry = new Registry();
+    const m = new HttpMetrics(registry);
+    const rpc = { system: 'grpc' as const, service: 'feed.Ticker', method: 'Watch', statusCode: 0, requestMessages: 1, responseMessages: 122, messagesExact: false };
+    m.record(server({ protocol: 'HTTP/2', method: 'POST', target: '/feed.Ticker/Watch', durationNs: 3_000_000, rpc }), 'feed');
+    const text = await registry.metrics();
+    const R = { rpc_system: 'grpc', rpc_service: 'feed.Ticker', rpc_method: 'Watch', rpc_grpc_status_code: '0', service_name: 'feed' };
+    assert.deepEqual(samples(text, 'rpc_server_call_duration_seconds'), seriesLines('rpc_server_call_duration_seconds', DURATION_LE, R, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], '0.003', 1));
+    assert.deepEqual(samples(text, 'rpc_server_requests_per_rpc'), []);
+    assert.deepEqual(samples(text, 'rpc_server_responses_per_rpc'), []);
   });
 
   it('nothing recorded: only HELP and TYPE lines', async () => {
@@ -224,7 +236,7 @@ describe('HttpMetrics over OTLP', () => {
     const metrics = new HttpMetrics(registry);
     const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
     metrics.enableOtlp(exporter, resourceFromAttributes({ 'service.name': 'sidelight' }), 100);
-    const rpc = { system: 'grpc' as const, service: 'shop.Catalog', method: 'Get', statusCode: 5 as number | undefined, requestMessages: 1, responseMessages: 0 };
+    const rpc = { system: 'grpc' as const, service: 'shop.Catalog', method: 'Get', statusCode: 5 as number | undefined, requestMessages: 1, responseMessages: 0, messagesExact: true };
     metrics.record(server({ protocol: 'HTTP/2', method: 'POST', durationNs: 20_000_000, rpc }), 'catalog');
     metrics.record(server({ protocol: 'HTTP/2', method: 'POST', durationNs: 20_000_000, rpc: { ...rpc, statusCode: undefined }, unknownFields: ['grpcStatus'] }), 'catalog');
     await metrics.shutdown(5000);

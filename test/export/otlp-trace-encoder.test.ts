@@ -111,7 +111,7 @@ describe('OtlpTraceEncoder', () => {
           ...clientTx,
           kind: 'http',
           protocol: 'HTTP/2',
-          rpc: { system: 'grpc', service: 'shop.Cart', method: 'Add', statusCode: 14, requestMessages: 3, responseMessages: 0 },
+          rpc: { system: 'grpc', service: 'shop.Cart', method: 'Add', statusCode: 14, requestMessages: 3, responseMessages: 0, messagesExact: true },
           resetCode: 8,
           status: 0,
           unknownFields: ['authority', 'grpcStatus'],

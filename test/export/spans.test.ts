@@ -258,10 +258,18 @@ const grpcServerTx: HttpTransaction = {
   requestBytes: 12,
   responseBytes: 40,
   route: '/shop.Catalog/Get',
-  rpc: { system: 'grpc', service: 'shop.Catalog', method: 'Get', statusCode: 5, requestMessages: 1, responseMessages: 0 },
+  rpc: { system: 'grpc', service: 'shop.Catalog', method: 'Get', statusCode: 5, requestMessages: 1, responseMessages: 0, messagesExact: true },
 };
 
 describe('gRPC and HTTP/2 spans', () => {
+  it('message counts that are lower bounds say so; exact ones carry no such attribute', () => {
+    const attrs = spanAttributes({ ...grpcServerTx, rpc: { ...grpcServerTx.rpc!, responseMessages: 122, messagesExact: false } }, true);
+    assert.deepEqual(
+      [attrs['sidelight.rpc.response_messages'], attrs['sidelight.rpc.messages_lower_bound'], spanAttributes(grpcServerTx, true)['sidelight.rpc.messages_lower_bound']],
+      [122, true, undefined],
+    );
+  });
+
   it('gRPC server span: RPC attributes instead of HTTP ones, named service/method', () => {
     assert.deepEqual(spanAttributes(grpcServerTx, true), {
       'rpc.system': 'grpc',
@@ -297,7 +305,7 @@ describe('gRPC and HTTP/2 spans', () => {
       ...grpcServerTx,
       target: '',
       route: undefined,
-      rpc: { system: 'grpc', service: undefined, method: undefined, statusCode: undefined, requestMessages: 1, responseMessages: 1 },
+      rpc: { system: 'grpc', service: undefined, method: undefined, statusCode: undefined, requestMessages: 1, responseMessages: 1, messagesExact: true },
       unknownFields: ['path', 'grpcStatus'],
     };
     const a = spanAttributes(tx, true);

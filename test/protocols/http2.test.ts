@@ -378,10 +378,30 @@ describe('HTTP/2 session', () => {
       ],
     });
     assert.deepEqual(
-      out.txs.map((t) => [t.streamId, t.responseBodyBytes, t.grpc?.statusCode, t.grpc?.responseMessages, t.truncated]),
-      [[1, 105, 0, 1, false], [3, 0, 0, 0, true]],
+      out.txs.map((t) => [t.streamId, t.responseBodyBytes, t.grpc?.statusCode, t.grpc?.responseMessages, t.truncated, t.grpc?.messagesExact]),
+      [[1, 105, 0, 1, false, true], [3, 0, 0, 0, true, false]],
     );
     assert.equal(out.stats.frames.desyncs, 1);
+  });
+
+  it('a streamed response that loses a frame header mid-way reports its message count as a lower bound, never as exact', () => {
+    const msgs = Array.from({ length: 20 }, (_, i) => data(1, grpcMessages(Buffer.alloc(8, i))));
+    const out = replay({
+      opts: FRESH,
+      steps: [
+        { side: C, bytes: Buffer.concat([PREFACE, settings(), headers(1, GRPC_REQ('/feed.Ticker/Watch')), data(1, grpcMessages(Buffer.from('all')), true)]), ts: 10n },
+        { side: S, bytes: Buffer.concat([headers(1, GRPC_RESP), ...msgs.slice(0, 5)]), ts: 20n },
+        // Five DATA frames never seen, headers and all: the frame boundaries are lost.
+        { side: S, skip: Buffer.concat(msgs.slice(5, 10)).length, ts: 21n },
+        { side: S, bytes: Buffer.concat(msgs.slice(10)), ts: 30n },
+        { side: S, bytes: headers(1, TRAILERS(0), true), ts: 90n },
+      ],
+    });
+    assert.equal(out.stats.frames.desyncs, 1);
+    assert.deepEqual(
+      out.txs.map((t) => [t.streamId, t.truncated, t.grpc?.requestMessages, t.grpc?.responseMessages, t.grpc?.messagesExact]),
+      [[1, true, 1, 5, false]],
+    );
   });
 });
 

@@ -69,6 +69,11 @@ export class GrpcMessageCounter {
     this.exact = false;
   }
 
+  /** Bytes of this direction were lost with their framing: some messages may never have been seen. */
+  lose(): void {
+    this.exact = false;
+  }
+
   /** The bytes seen (`total`) are exactly the messages counted, none cut off. */
   wholeMessages(total: number): boolean {
     return this.exact && this.need === 5 && this.body === 0 && (total === 0) === (this.count === 0);

@@ -500,8 +500,15 @@ export class Http2Session<C = undefined> {
   private desync(side: Side): void {
     this.pending[side] = undefined;
     this.hpack[side].desync();
-    // Whatever the lost bytes held (an END_STREAM, DATA) is unknown for every open stream.
-    for (const s of this.streams.values()) s.truncated = true;
+    // Whatever the lost bytes held (an END_STREAM, DATA) is unknown for every
+    // open stream: its message count in that direction is a lower bound now.
+    const req = this.clientSide === undefined || side === this.clientSide;
+    const resp = this.clientSide === undefined || side !== this.clientSide;
+    for (const s of this.streams.values()) {
+      s.truncated = true;
+      if (req) s.reqMsgs.lose();
+      if (resp) s.respMsgs.lose();
+    }
   }
 
   private giveUp(s: Stream<C>): void {

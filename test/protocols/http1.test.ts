@@ -473,6 +473,40 @@ scenario('7. 1 MiB body captured 4 KiB of every 16 KiB write, then the next exch
   stats: stats({ requests: 2, responses: 2, transactions: 2 }),
 });
 
+scenario(
+  '7b. chunked bodies whose chunks are larger than the capture: each chunk and its CRLF stepped over by count',
+  [
+    req(1, 'GET /stream HTTP/1.1\r\nHost: s.test\r\n\r\n'),
+    // 64 KiB chunks: each read captured the chunk-size line and 100 bytes.
+    resp(2, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n', 'c'.repeat(100)),
+    skipResp(3, 65536 - 100 + 2),
+    resp(4, '10000\r\n', 'c'.repeat(100)),
+    // This time the unseen bytes stop between the CR and the LF.
+    skipResp(5, 65536 - 100 + 1),
+    resp(6, '\n10000\r\n'),
+    skipResp(7, 65536),
+    skipResp(8, 1),
+    skipResp(9, 1),
+    resp(10, '0\r\n\r\n'),
+    req(11, 'GET /next HTTP/1.1\r\nHost: s.test\r\n\r\n'),
+    resp(12, 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc'),
+    close(13),
+  ],
+  {
+    txs: [
+      {
+        protocol: 'HTTP/1.1', method: 'GET', target: '/stream', host: 's.test', userAgent: undefined,
+        status: 200, startNs: 1n, endNs: 10n, requestBodyBytes: 0, responseBodyBytes: 3 * 65536, truncated: false, ctx: undefined,
+      },
+      {
+        protocol: 'HTTP/1.1', method: 'GET', target: '/next', host: 's.test', userAgent: undefined,
+        status: 200, startNs: 11n, endNs: 12n, requestBodyBytes: 0, responseBodyBytes: 3, truncated: false, ctx: undefined,
+      },
+    ],
+    stats: stats({ requests: 2, responses: 2, transactions: 2 }),
+  },
+);
+
 // ---------------------------------------------------------------------------
 // 8. Lost framing.
 

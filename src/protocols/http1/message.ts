@@ -384,8 +384,15 @@ export class Http1MessageParser {
         n -= take;
         if (this.remaining === 0) this.enterChunkDataEnd();
         if (n === 0) return;
+        n = this.skipChunkEnd(n);
+        if (n === 0) return;
         break;
       }
+      case S_CHUNK_DATA_END:
+      case S_CHUNK_DATA_LF:
+        n = this.skipChunkEnd(n);
+        if (n === 0) return;
+        break;
     }
     // The unseen bytes include framing (a start line, headers, a chunk-size
     // line, a data CRLF, trailers, or the next message): boundaries are lost.
@@ -924,6 +931,23 @@ export class Http1MessageParser {
     this.chunkDigits = 0;
     this.unitBytes = 0;
     this.state = S_CHUNK_SIZE;
+  }
+
+  /**
+   * Unseen bytes right after a chunk's data: its closing CRLF is where the
+   * chunk size said (RFC 9112 §7.1), so it is stepped over by count and
+   * framing holds (a sender's bare LF would be misread here, then caught at
+   * the next chunk-size line). Returns what is left of n.
+   */
+  private skipChunkEnd(n: number): number {
+    if (this.state === S_CHUNK_DATA_END && n === 1) {
+      this.unitBytes++;
+      this.state = S_CHUNK_DATA_LF;
+      return 0;
+    }
+    const crlf = this.state === S_CHUNK_DATA_END ? 2 : 1;
+    this.enterChunkSize();
+    return n - crlf;
   }
 
   private enterChunkDataEnd(): void {

@@ -16,8 +16,13 @@ int BPF_PROG(sl_tcp_sendmsg_locked, struct sock *sk, struct msghdr *msg, struct 
 	     int size_goal)
 {
 	__u64 key = (__u64)sk;
-	struct sl_conn *c = bpf_map_lookup_elem(&sl_conns, &key);
+	struct sl_conn *c;
 
+	/* Sends run in the sender's context: the agent's own and processes
+	 * outside --pid cost a compare, not a lookup. */
+	if (!sl_pid_wanted(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	c = bpf_map_lookup_elem(&sl_conns, &key);
 	if (c && c->shipped)
 		sl_stat_add(SL_STAT_TCP_SENDMSG_BYTES, BPF_CORE_READ(msg, msg_iter.count));
 	return 0;

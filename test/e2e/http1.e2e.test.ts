@@ -37,6 +37,16 @@ function nodeServer(): http.Server {
       res.write('a'.repeat(1000));
       res.write('b'.repeat(2000));
       res.end('c'.repeat(3000));
+    } else if (url === '/bigchunks') {
+      // 16 chunks of 64 KiB, each written once the last has drained: every
+      // write holds one chunk, four times the default per-syscall capture.
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      void (async () => {
+        for (let i = 0; i < 16; i++) {
+          if (!res.write(Buffer.alloc(65536, 0x63))) await new Promise((r) => res.once('drain', r));
+        }
+        res.end();
+      })();
     } else if (url === '/post') {
       let n = 0;
       req.on('data', (d: Buffer) => (n += d.length));
@@ -275,6 +285,17 @@ describe('HTTP/1.x end to end with real eBPF', { skip }, () => {
         ['GET', '/missing', 404, 0, 9, false],
         ['HEAD', '/ka/7', 200, 0, 0, false],
       ]);
+    }
+  });
+
+  it('a chunked response whose chunks are larger than the capture: exact on both ends at the default settings', async () => {
+    await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${ports.node}/bigchunks`]);
+    const txs = await settled(ports.node, 2);
+    for (const side of [serverSide(ports.node), clientSide(ports.node)]) {
+      assert.deepEqual(
+        txs.filter(side).map((tx) => [tx.method, tx.path, tx.status, tx.responseBytes, tx.truncated ?? false]),
+        [['GET', '/bigchunks', 200, 16 * 65536, false]],
+      );
     }
   });
 

@@ -90,11 +90,34 @@ static bool kernel_has_rdonly_cast(void)
 	return known;
 }
 
+/* The fast build was refused by this kernel's verifier: standard from then on. */
+static bool fast_refused;
+
+/* SIDELIGHT_PROGRAM_BUILD forces a build (a way around a kernel that
+ * misjudges its own abilities). 1 when set and valid, 0 unset, -1 invalid. */
+static int build_override(enum sl_build *out)
+{
+	const char *v = getenv("SIDELIGHT_PROGRAM_BUILD");
+
+	if (!v || !*v)
+		return 0;
+	for (int b = SL_BUILD_FAST; b <= SL_BUILD_COMPAT; b++)
+		if (strcmp(v, sl_build_name(b)) == 0) {
+			*out = b;
+			return 1;
+		}
+	return -1;
+}
+
 enum sl_build sl_kernel_build(void)
 {
+	enum sl_build forced;
+
+	if (build_override(&forced) == 1)
+		return forced;
 	if (!sl_kernel_has_atomic_fetch())
 		return SL_BUILD_COMPAT;
-	return kernel_has_rdonly_cast() ? SL_BUILD_FAST : SL_BUILD_STANDARD;
+	return kernel_has_rdonly_cast() && !fast_refused ? SL_BUILD_FAST : SL_BUILD_STANDARD;
 }
 
 const char *sl_build_name(enum sl_build b)
@@ -169,23 +192,18 @@ static bool any_bit(const uint64_t *words)
 	return false;
 }
 
-struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t errlen)
+/* Opens the build's object, sets the load-time settings and loads it. */
+static int open_and_load(struct sl_loader *l, const struct sl_load_opts *o, enum sl_build build,
+			 char *err, size_t errlen)
 {
-	struct sl_loader *l = calloc(1, sizeof(*l));
 	struct bpf_program *prog;
 	int e;
 
-	if (!l) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	libbpf_set_print(quiet_print);
-	l->ncpus = libbpf_num_possible_cpus();
-	l->skel = open_skeleton(sl_kernel_build());
+	l->nprogs = 0;
+	l->skel = open_skeleton(build);
 	if (!l->skel) {
 		describe_errno(err, errlen, "opening the BPF object", errno);
-		free(l);
-		return NULL;
+		return -1;
 	}
 	l->skel->rodata->sl_agent_tgid = o->agent_tgid;
 	l->skel->rodata->sl_chunk_bytes = o->chunk_bytes;
@@ -202,6 +220,7 @@ struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t
 
 		if (l->nprogs >= sizeof(l->progs) / sizeof(l->progs[0]))
 			break;
+		memset(st, 0, sizeof(*st));
 		st->name = bpf_program__name(prog);
 		st->hook = bpf_program__section_name(prog);
 		st->required = !is_optional(st->name) && !is_uprobe(st->hook);
@@ -221,8 +240,43 @@ struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t
 	if (e) {
 		describe_errno(err, errlen, "loading the BPF programs", e);
 		sidelight_bpf__destroy(l->skel);
+		l->skel = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t errlen)
+{
+	struct sl_loader *l = calloc(1, sizeof(*l));
+	struct bpf_program *prog;
+	enum sl_build build, forced;
+
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (build_override(&forced) < 0) {
+		snprintf(err, errlen, "SIDELIGHT_PROGRAM_BUILD=%s: expected fast, standard or compat (or unset, to choose by probing the kernel)",
+			 getenv("SIDELIGHT_PROGRAM_BUILD"));
 		free(l);
 		return NULL;
+	}
+	libbpf_set_print(quiet_print);
+	l->ncpus = libbpf_num_possible_cpus();
+	build = sl_kernel_build();
+	if (open_and_load(l, o, build, err, errlen)) {
+		/* A kernel whose verifier refuses the fast build's casts still runs
+		 * the standard build, unless the fast one was asked for by name. */
+		if (build != SL_BUILD_FAST || build_override(&forced) == 1) {
+			free(l);
+			return NULL;
+		}
+		fast_refused = true;
+		if (open_and_load(l, o, SL_BUILD_STANDARD, err, errlen)) {
+			free(l);
+			return NULL;
+		}
 	}
 	for (uint32_t i = 0; i < o->npids; i++) {
 		uint8_t one = 1;

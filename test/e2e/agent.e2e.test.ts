@@ -63,6 +63,35 @@ describe('the agent process', { skip }, () => {
     assert.deepEqual(await kernelObjectsAfterExit(), { progs: [], links: 0 });
   });
 
+  it('SIDELIGHT_PROGRAM_BUILD runs the standard or compat build on this kernel, with the same exact counts; another value is refused in one line', async () => {
+    const srv = await server();
+    try {
+      for (const build of ['standard', 'compat'] as const) {
+        const agent = await startAgent(['--port', String(srv.port)], 30_000, { SIDELIGHT_PROGRAM_BUILD: build });
+        const startup = (JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as { startup: StartupReport }).startup;
+        for (let i = 0; i < 3; i++) await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${srv.port}/${build}/${i}`]);
+        await agent.waitFor(6, (tx) => tx.path.startsWith(`/${build}/`));
+        await sleep(300);
+        const { code, transactions } = await agent.stop();
+        assert.equal(code, 0, agent.stderr);
+        assert.equal(startup.build, build);
+        assert.deepEqual(
+          transactions.map((tx) => `${tx.role} ${tx.path} ${tx.status}`).sort(),
+          [0, 1, 2].flatMap((i) => [`client /${build}/${i} 200`, `server /${build}/${i} 200`]).sort(),
+        );
+      }
+    } finally {
+      srv.close();
+    }
+    const bad = spawn(process.execPath, [BIN, 'run', '--output', 'none'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SIDELIGHT_PROGRAM_BUILD: 'turbo' } });
+    let stderr = '';
+    bad.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const code = await new Promise<number | null>((r) => bad.once('exit', r));
+    assert.notEqual(code, 0);
+    assert.match(stderr, /SIDELIGHT_PROGRAM_BUILD=turbo: expected fast, standard or compat \(or unset, to choose by probing the kernel\)/);
+    assert.deepEqual(await kernelObjectsAfterExit(), { progs: [], links: 0 });
+  });
+
   it('--pid keeps only the named process; --duration stops by itself', async () => {
     const srv = await server();
     const adminPort = await freePort();

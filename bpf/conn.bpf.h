@@ -318,16 +318,15 @@ static __always_inline struct sl_conn *sl_conn_get(struct sock *sk, __u8 role)
 	struct sl_conn *c;
 	__u32 ports;
 
-	c = bpf_map_lookup_elem(&sl_conns, &key);
-	ports = SL_SK_READ(sk, __sk_common.skc_portpair);
+	c = sl_conn_find(sk, &ports);
 	if (c) {
-		if (c->ports == ports) {
-			if (role && !c->role)
-				c->role = role;
-			return c;
-		}
-		bpf_map_delete_elem(&sl_conns, &key);
+		if (role && !c->role)
+			c->role = role;
+		return c;
 	}
+	/* A stale entry under this key goes (a no-op when there is none; this
+	 * path runs only for a socket without a live entry). */
+	bpf_map_delete_elem(&sl_conns, &key);
 	if (!sl_is_inet(sk) || SL_SK_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
 		return NULL;
 	fresh.id = sl_next_conn_id();

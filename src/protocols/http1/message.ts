@@ -384,15 +384,13 @@ export class Http1MessageParser {
         n -= take;
         if (this.remaining === 0) this.enterChunkDataEnd();
         if (n === 0) return;
-        n = this.skipChunkEnd(n);
-        if (n === 0) return;
         break;
       }
-      case S_CHUNK_DATA_END:
-      case S_CHUNK_DATA_LF:
-        n = this.skipChunkEnd(n);
-        if (n === 0) return;
-        break;
+    }
+    // Right after a chunk's data (now, or at an earlier push or skip).
+    if (this.state === S_CHUNK_DATA_END || this.state === S_CHUNK_DATA_LF) {
+      n = this.skipChunkEnd(n);
+      if (n === 0) return;
     }
     // The unseen bytes include framing (a start line, headers, a chunk-size
     // line, a data CRLF, trailers, or the next message): boundaries are lost.

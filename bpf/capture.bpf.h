@@ -7,11 +7,19 @@
 #include "conn.bpf.h"
 #include "protocols/http1.bpf.h"
 #include "protocols/http2.bpf.h"
+#include "protocols/http2_heads.bpf.h"
 #include "protocols/tls.bpf.h"
 
 /* Payload-bearing syscalls judged before an unrecognised connection is
  * declared "other" and stops being shipped. */
 #define SL_CLASSIFY_TRIES 4
+
+/* Bounds the gather: each step finishes a range, loads an iovec entry, steps
+ * over bytes between ranges, or copies (at most up to the chunk's end). */
+#define SL_GATHER_STEPS (3 * SL_MAX_IOV + 3 * SL_RANGES + SL_MAX_CHUNKS_PER_SYSCALL)
+/* Without bpf_loop, only the capped prefix: an entry load and a copy per
+ * iovec entry, plus one per chunk. */
+#define SL_GATHER_STEPS_UNROLLED (2 * SL_MAX_IOV + SL_MAX_CHUNKS_PER_SYSCALL)
 
 /* Ships the scratch event with `len` payload bytes; false if the ring was full. */
 static __always_inline bool sl_emit_chunk(struct sl_scratch *s, __u64 offset, __u64 len)
@@ -99,6 +107,150 @@ static __always_inline void sl_capture_plain(struct sl_scratch *s, struct sl_con
 		if (!sl_ship(s, c, buf + off, off, len))
 			return;
 	}
+}
+
+/* Ships the gathered chunk; the first of a range after a gap says so. */
+static __always_inline bool sl_emit_gathered(struct sl_scratch *s, struct sl_conn *c, __u64 start)
+{
+	struct sl_gather_cursor *cur = &s->cur;
+	struct sl_range *rg = &s->ranges[cur->r & (SL_RANGES - 1)];
+
+	s->ev.hdr.flags = s->flags | (cur->r > 0 && start == rg->off ? SL_EV_F_SKIPPED : 0);
+	s->ev.klass = c->klass;
+	if (!sl_emit_chunk(s, start, cur->fill))
+		return false;
+	c->shipped = 1;
+	cur->fill = 0;
+	return true;
+}
+
+/*
+ * One step of the gather of s->ranges (increasing, apart) from one plain
+ * buffer (iov NULL) or an iovec array: finishes a range, loads an iovec
+ * entry, steps over bytes between ranges, or copies up to a chunk's end.
+ * Consecutive bytes are packed into chunks of sl_chunk_bytes, so a writev of
+ * many small frames costs few events. Returns 1 when done.
+ */
+static __always_inline long sl_gather_step(struct sl_loop_ctx *x)
+{
+	struct sl_scratch *s = x->s;
+	struct sl_gather_cursor *cur = &s->cur;
+	__u32 chunk = sl_chunk_bytes;
+	struct sl_range *rg;
+	struct iovec v;
+	__u64 len, end;
+
+	if (cur->r >= s->nranges || cur->r >= SL_RANGES)
+		return 1;
+	rg = &s->ranges[cur->r & (SL_RANGES - 1)];
+	end = (__u64)rg->off + rg->len;
+	if (cur->off >= end) {
+		if (cur->fill && !sl_emit_gathered(s, x->c, cur->off - cur->fill)) {
+			x->failed = true;
+			return 1;
+		}
+		cur->r++;
+		return 0;
+	}
+	if (cur->left == 0) {
+		if (!x->iov || cur->next >= SL_MAX_IOV ||
+		    bpf_probe_read_user(&v, sizeof(v), &x->iov[cur->next & (SL_MAX_IOV - 1)]))
+			return 1;
+		cur->next++;
+		cur->base = (__u64)v.iov_base;
+		cur->left = v.iov_len < x->total - cur->off ? v.iov_len : x->total - cur->off;
+		return 0;
+	}
+	if (cur->off < rg->off) {
+		/* Bytes between ranges: stepped over, never copied. */
+		len = cur->left < rg->off - cur->off ? cur->left : rg->off - cur->off;
+		cur->base += len;
+		cur->left -= len;
+		cur->off += len;
+		return 0;
+	}
+	len = cur->left < chunk - cur->fill ? cur->left : chunk - cur->fill;
+	if (len > end - cur->off)
+		len = end - cur->off;
+	if (bpf_probe_read_user(s->payload + (cur->fill & SL_FILL_MASK), len & SL_LEN_MASK,
+				(void *)cur->base)) {
+		sl_stat_add(SL_STAT_READ_FAULTS, 1);
+		x->failed = true;
+		return 1;
+	}
+	cur->fill += len;
+	cur->base += len;
+	cur->left -= len;
+	cur->off += len;
+	if (cur->fill >= chunk && !sl_emit_gathered(s, x->c, cur->off - cur->fill)) {
+		x->failed = true;
+		return 1;
+	}
+	return 0;
+}
+
+#if SL_BPF_LOOP
+static long sl_gather_cb(__u32 i, void *ctx)
+{
+	return sl_gather_step(ctx);
+}
+#endif
+
+/* The byte ranges of s->ranges, gathered from `buf` (`total` bytes) or from
+ * an iovec array, with the bytes between them stepped over. */
+static __always_inline void sl_capture_ranges(struct sl_scratch *s, struct sl_conn *c, __u64 buf,
+					      struct iovec *iov, __u64 total)
+{
+	struct sl_gather_cursor *cur = &s->cur;
+	struct sl_loop_ctx x = { .s = s, .c = c, .iov = iov, .total = total };
+	int step;
+
+	cur->base = buf;
+	cur->left = iov ? 0 : total;
+	cur->off = cur->next = cur->fill = cur->r = 0;
+	s->flags = s->ev.hdr.flags;
+	if (SL_HAS_LOOP()) {
+		SL_LOOP(SL_GATHER_STEPS, sl_gather_cb, &x);
+	} else {
+		/* Kernels without bpf_loop: a bounded loop the verifier unrolls,
+		 * enough for the capped prefix alone (no heads there). The barrier
+		 * keeps clang from sharing the stores above with the body's last
+		 * one: the loop would then close through a fall-through edge,
+		 * which verifiers before 6.4 reject as a back-edge (seen on 6.1). */
+		asm volatile("" ::: "memory");
+		for (step = 0; step < SL_GATHER_STEPS_UNROLLED; step++)
+			if (sl_gather_step(&x))
+				break;
+	}
+	/* The buffer ended inside a range (a short iovec array). */
+	if (cur->fill && !x.failed)
+		sl_emit_gathered(s, c, cur->off - cur->fill);
+}
+
+/*
+ * Ships one syscall's bytes (stream positions [pos, pos + ret)): the capped
+ * prefix of `want` bytes, and on an HTTP/2 connection the heads past it.
+ * The buffer is one plain buffer `buf` or an iovec array; `first` holds
+ * `contig` contiguous bytes at its start.
+ */
+static __always_inline void sl_capture(struct sl_scratch *s, struct sl_conn *c, __u8 dir, __u64 pos,
+				       __u64 ret, __u64 want, __u64 buf, struct iovec *iov,
+				       __u64 first, __u64 contig)
+{
+	struct sl_range *last;
+
+	s->nranges = 1;
+	s->ranges[0].off = 0;
+	s->ranges[0].len = want;
+	if (c->klass == SL_CLASS_HTTP2)
+		sl_h2_heads(s, c, dir, pos, ret, want, buf, iov, first, contig);
+	last = &s->ranges[(s->nranges - 1) & (SL_RANGES - 1)];
+	/* The extent shipped: user space steps over the rest by count. */
+	s->ev.captured = last->off + last->len;
+	if (!iov && s->nranges == 1)
+		sl_capture_plain(s, c, buf, want);
+	else
+		sl_capture_ranges(s, c, buf, iov, ret);
 }
 
 /* The scratch event with every field but the tuple and `captured` set. */

@@ -26,6 +26,32 @@
 #define SL_POS_CLAIM(p, n) __sync_fetch_and_add((p), (n))
 #endif
 
+/* bpf_loop (5.17): a loop body the verifier checks once instead of
+ * unrolling it. The compat build never names it: verifiers before 5.13 know
+ * no callback functions at all, even unreached. Elsewhere a kernel without
+ * the helper takes the unrolled path (the test is a CO-RE constant). */
+#ifdef SL_NO_FETCH_ATOMICS
+#define SL_BPF_LOOP 0
+#define SL_HAS_LOOP() 0
+#define SL_LOOP(n, fn, ctx) 0
+#else
+#define SL_BPF_LOOP 1
+#define SL_HAS_LOOP() bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)
+#define SL_LOOP(n, fn, ctx) bpf_loop((n), (fn), (ctx), 0)
+#endif
+
+/* What a loop body needs, on the caller's stack (a bpf_loop callback gets
+ * one pointer). */
+struct sl_loop_ctx {
+	struct sl_scratch *s;
+	struct sl_conn *c;
+	struct iovec *iov;
+	__u64 pos, end, cap; /* stream positions: the syscall's, its end, its capped prefix's end */
+	__u64 total;         /* bytes of the buffer */
+	bool failed;         /* the gather stopped on a fault or a full ring */
+	bool room;           /* the walk may still add ranges */
+};
+
 static __always_inline void sl_stat_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&sl_stats, &idx);

@@ -40,55 +40,6 @@ static __always_inline __u64 sl_capturable(struct iovec *iov, __u64 iovcnt, __u6
 	return total;
 }
 
-/* An iovec array, gathered: consecutive entries are packed into chunks of
- * sl_chunk_bytes, so a writev of many small frames costs few events. */
-static __always_inline void sl_capture_iov(struct sl_scratch *s, struct sl_conn *c,
-					   struct iovec *iov, __u64 total)
-{
-	struct sl_iov_cursor *cur = &s->cur;
-	__u32 chunk = sl_chunk_bytes;
-	struct iovec v;
-	int step;
-
-	cur->base = cur->left = cur->off = cur->next = cur->fill = 0;
-	/* Keeps clang from sharing this store with the loop body's last one: the
-	 * loop would then close through a fall-through edge, which verifiers
-	 * before 6.4 reject as a back-edge (seen on 6.1). */
-	asm volatile("" ::: "memory");
-	for (step = 0; step < 2 * SL_MAX_IOV + SL_MAX_CHUNKS_PER_SYSCALL; step++) {
-		__u64 len;
-
-		if (cur->off >= total)
-			break;
-		if (cur->left == 0) {
-			if (cur->next >= SL_MAX_IOV ||
-			    bpf_probe_read_user(&v, sizeof(v), &iov[cur->next & (SL_MAX_IOV - 1)]))
-				break;
-			cur->next++;
-			cur->base = (__u64)v.iov_base;
-			cur->left = v.iov_len < total - cur->off ? v.iov_len : total - cur->off;
-			continue;
-		}
-		len = cur->left < chunk - cur->fill ? cur->left : chunk - cur->fill;
-		if (bpf_probe_read_user(s->payload + (cur->fill & SL_FILL_MASK), len & SL_LEN_MASK,
-					(void *)cur->base)) {
-			sl_stat_add(SL_STAT_READ_FAULTS, 1);
-			return;
-		}
-		cur->fill += len;
-		cur->base += len;
-		cur->left -= len;
-		cur->off += len;
-		if (cur->fill >= chunk || cur->off >= total) {
-			s->ev.klass = c->klass;
-			if (!sl_emit_chunk(s, cur->off - cur->fill, cur->fill))
-				return;
-			c->shipped = 1;
-			cur->fill = 0;
-		}
-	}
-}
-
 static __always_inline int sl_on_data(long nr, long ret, __u8 sys, __u8 dir, enum sl_buf_kind kind)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -142,8 +93,7 @@ static __always_inline int sl_on_data(long nr, long ret, __u8 sys, __u8 dir, enu
 				sl_tls_socket_io(sk, c, dir, pid_tgid);
 			return 0;
 		}
-		s->ev.captured = want;
-		sl_capture_plain(s, c, plain, want);
+		sl_capture(s, c, dir, pos, ret, want, plain, NULL, plain, ret);
 		return 0;
 	}
 	if (kind == SL_BUF_IOVEC) {
@@ -176,7 +126,8 @@ static __always_inline int sl_on_data(long nr, long ret, __u8 sys, __u8 dir, enu
 			sl_tls_socket_io(sk, c, dir, pid_tgid);
 		return 0;
 	}
-	sl_capture_iov(s, c, iov, want);
+	sl_capture(s, c, dir, pos, ret, want, 0, iov, (__u64)first.iov_base,
+		   first.iov_len < (__u64)ret ? first.iov_len : (__u64)ret);
 	return 0;
 }
 

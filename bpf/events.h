@@ -29,6 +29,10 @@ enum sl_event_type {
 
 /* sl_header.flags */
 #define SL_EV_F_TLS 1 /* plaintext read at the TLS library: conn_id names the TLS session */
+/* The syscall's bytes between the previous range shipped and this event's
+ * payload were skipped on purpose: HTTP/2 DATA payload past the per-syscall
+ * cap, whose frame headers were shipped (heads, not bodies). */
+#define SL_EV_F_SKIPPED 2
 
 enum sl_direction {
 	SL_DIR_EGRESS = 0,  /* this process sent the bytes */
@@ -89,7 +93,9 @@ enum sl_stat {
 	SL_STAT_TLS_CALLS = 9,         /* SSL_read/SSL_write calls that moved plaintext */
 	SL_STAT_TLS_UNBOUND_CALLS = 10, /* of those, calls whose session had no socket yet */
 	SL_STAT_SYSCALL_ARGS_UNREAD = 11, /* syscalls skipped: arguments not found (kernels before 5.15) */
-	SL_STAT_MAX = 12,
+	SL_STAT_H2_FRAMING_LOST = 12,  /* HTTP/2 directions whose framing the kernel lost: no heads past the cap from then on */
+	SL_STAT_HEADS_UNSHIPPED = 13,  /* syscalls with more head ranges past the cap than SL_RANGES */
+	SL_STAT_MAX = 14,
 };
 
 struct sl_header {

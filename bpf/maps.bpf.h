@@ -17,6 +17,21 @@
 #define SL_SETTING(type, name, value) extern const volatile type name
 #endif
 
+/* Where one direction's next HTTP/2 frame header starts. */
+struct sl_h2_framing {
+	__u64 next;   /* stream position of its first byte */
+	__u8 head[8]; /* its first `have` bytes, when a syscall ended inside it */
+	__u8 have;
+	__u8 state;   /* enum sl_h2_state */
+	__u8 _pad[6];
+};
+
+enum sl_h2_state {
+	SL_H2_UNSET = 0,   /* no HTTP/2 syscall walked yet in this direction */
+	SL_H2_WALKING = 1, /* `next` is exact */
+	SL_H2_LOST = 2,    /* framing unknown: only the capped prefix is shipped */
+};
+
 /* Kernel-side state of one TCP socket, keyed by its struct sock address. */
 struct sl_conn {
 	__u64 id;
@@ -30,6 +45,9 @@ struct sl_conn {
 	/* Read once when the entry is made, not in every event: a TCP socket's
 	 * addresses and ports are fixed by then (connect and accept set them). */
 	struct sl_tuple tuple;
+	/* HTTP/2 framing by direction, so heads past the per-syscall cap can
+	 * still be shipped (protocols/http2_heads.bpf.h). */
+	struct sl_h2_framing h2[2];
 };
 
 #define SL_TLS_SOCKET_BOUND 1
@@ -81,14 +99,34 @@ SL_SETTING(__u32, sl_wake_bytes, 1 << 20);
 #define SL_FILL_MASK (SL_MAX_CHUNK - 1)
 #define SL_LEN_MASK (2 * SL_MAX_CHUNK - 1)
 #define SL_SCRATCH_PAYLOAD (3 * SL_MAX_CHUNK)
-struct sl_iov_cursor {
-	__u64 base, left, off, next, fill;
+/* Byte ranges of one syscall to ship: [0] is the capped prefix, the rest
+ * are heads past it (a power of two, for masking). */
+#define SL_RANGES 64
+struct sl_range {
+	__u32 off, len;
+};
+/* The gather over a syscall's buffer (one plain buffer or an iovec array). */
+struct sl_gather_cursor {
+	__u64 base, left, off, next, fill, r;
+};
+/* The HTTP/2 frame walk: the frame header being read, and the buffer entry
+ * (plain buffer or iovec element) the walk is in. */
+struct sl_h2_walk {
+	__u64 at, fill;          /* header's stream position, bytes of it read */
+	__u64 ebase, estart, elen; /* entry: user address, stream position, length */
+	__u64 next;              /* next iovec index */
+	__u8 hdr[32];
 };
 struct sl_scratch {
-	/* Loop state of the iovec walk lives here, not on the stack: the
-	 * verifier does not track map contents, so every iteration looks alike
-	 * and is pruned instead of explored once per possible value. */
-	struct sl_iov_cursor cur;
+	/* Loop state lives here, not on the stack: the verifier does not track
+	 * map contents, so every iteration looks alike and is pruned instead of
+	 * explored once per possible value. */
+	struct sl_gather_cursor cur;
+	struct sl_h2_walk walk;
+	__u32 nranges;
+	__u16 flags; /* the event's header flags, before per-range ones */
+	__u16 _pad;
+	struct sl_range ranges[SL_RANGES];
 	struct sl_data_event ev;
 	__u8 payload[SL_SCRATCH_PAYLOAD];
 };

@@ -114,8 +114,7 @@ static __always_inline int sl_tls_exit(struct pt_regs *ctx, __u8 dir, __u8 sys)
 	if (!sl_judge(&sess->c, call.buf, n, false))
 		return 0;
 	want = n < sl_syscall_cap ? n : sl_syscall_cap;
-	s->ev.captured = want;
-	sl_capture_plain(s, &sess->c, call.buf, want);
+	sl_capture(s, &sess->c, dir, pos, n, want, call.buf, NULL, call.buf, n);
 	return 0;
 }
 

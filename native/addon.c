@@ -417,6 +417,8 @@ static napi_value stats(napi_env env, napi_callback_info info)
 	set_num(env, kernel, "tlsCalls", k[SL_STAT_TLS_CALLS]);
 	set_num(env, kernel, "tlsUnboundCalls", k[SL_STAT_TLS_UNBOUND_CALLS]);
 	set_num(env, kernel, "syscallArgsUnread", k[SL_STAT_SYSCALL_ARGS_UNREAD]);
+	set_num(env, kernel, "h2FramingLost", k[SL_STAT_H2_FRAMING_LOST]);
+	set_num(env, kernel, "headsUnshipped", k[SL_STAT_HEADS_UNSHIPPED]);
 	CHECK(env, napi_set_named_property(env, obj, "kernel", kernel));
 	return obj;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include "loader.h"
 #include "events.h"
 #include "sidelight.skel.h"
@@ -77,17 +78,46 @@ bool sl_kernel_has_atomic_fetch(void)
 
 /* Whether the kernel offers bpf_rdonly_cast (6.2 and later), which the
  * fast build's plain field loads rest on. */
-static bool kernel_has_rdonly_cast(void)
+/* What vmlinux BTF says of the kernel: -1 until read. */
+static int has_rdonly_cast = -1, has_callbacks = -1;
+
+static bool enum_has(const struct btf *btf, const char *type, const char *value)
 {
-	static int known = -1;
+	int id = btf__find_by_name_kind(btf, type, BTF_KIND_ENUM);
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	const struct btf_enum *e = t ? btf_enum(t) : NULL;
+
+	for (int i = 0; t && i < btf_vlen(t); i++)
+		if (!strcmp(btf__name_by_offset(btf, e[i].name_off), value))
+			return true;
+	return false;
+}
+
+static void read_kernel_btf(void)
+{
 	struct btf *vmlinux;
 
-	if (known >= 0)
-		return known;
+	if (has_rdonly_cast >= 0)
+		return;
 	vmlinux = btf__load_vmlinux_btf();
-	known = vmlinux && btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
+	has_rdonly_cast = vmlinux && btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
+	/* Callback functions (5.13, with bpf_for_each_map_elem): the standard
+	 * build names bpf_loop's callbacks, which older verifiers refuse even
+	 * where the kernel lacks bpf_loop and the call is never reached. */
+	has_callbacks = vmlinux && enum_has(vmlinux, "bpf_func_id", "BPF_FUNC_for_each_map_elem");
 	btf__free(vmlinux);
-	return known;
+}
+
+static bool kernel_has_rdonly_cast(void)
+{
+	read_kernel_btf();
+	return has_rdonly_cast;
+}
+
+static bool kernel_has_callbacks(void)
+{
+	read_kernel_btf();
+	return has_callbacks;
 }
 
 /* The fast build was refused by this kernel's verifier: standard from then on. */
@@ -115,7 +145,7 @@ enum sl_build sl_kernel_build(void)
 
 	if (build_override(&forced) == 1)
 		return forced;
-	if (!sl_kernel_has_atomic_fetch())
+	if (!sl_kernel_has_atomic_fetch() || !kernel_has_callbacks())
 		return SL_BUILD_COMPAT;
 	return kernel_has_rdonly_cast() && !fast_refused ? SL_BUILD_FAST : SL_BUILD_STANDARD;
 }

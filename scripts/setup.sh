@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Build tools and libraries, then the real peers the tests talk to.
 BUILD_PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make gcc g++ pkg-config)
-PEER_PKGS=(curl nginx-light python3 iproute2 prometheus nghttp2-client podman debootstrap openssl)
+PEER_PKGS=(curl nginx-light python3 python3-grpcio iproute2 prometheus nghttp2-client podman debootstrap openssl)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" ${SIDELIGHT_SETUP_PEERS:+"${PEER_PKGS[@]}"}; do

@@ -44,6 +44,10 @@ export interface KernelStats {
   tlsUnboundCalls: number;
   /** Syscalls skipped because their arguments could not be found (kernels before 5.15, where they are probed off the kernel stack). */
   syscallArgsUnread: number;
+  /** HTTP/2 directions whose framing the kernel lost: heads past the per-syscall cap are no longer shipped there. */
+  h2FramingLost: number;
+  /** Syscalls with more head ranges past the cap than the kernel ships (SL_RANGES). */
+  headsUnshipped: number;
 }
 
 export interface AddonStats {

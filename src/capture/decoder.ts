@@ -1,6 +1,6 @@
 // Walks one batch from the addon: records back to back, each padded to 8
 // bytes. One event object per kind is reused: sinks must copy what they keep.
-import { CLOSE_EVENT_SIZE, DATA_EVENT_SIZE, EV_CLOSE, EV_DATA, EV_F_TLS, EV_TLS_BIND, EXPECTED, TLS_BIND_EVENT_SIZE } from './layout';
+import { CLOSE_EVENT_SIZE, DATA_EVENT_SIZE, EV_CLOSE, EV_DATA, EV_F_SKIPPED, EV_F_TLS, EV_TLS_BIND, EXPECTED, TLS_BIND_EVENT_SIZE } from './layout';
 import type { CloseEvent, DataEvent, Endpoint, EventSink, TlsBindEvent } from './events';
 
 const D = EXPECTED.sl_data_event;
@@ -42,7 +42,7 @@ export function aligned(buf: Buffer): Buffer {
 
 export class BatchDecoder {
   private readonly data: DataEvent = {
-    tsNs: 0n, tgid: 0, tid: 0, connId: 0, tls: false, streamPos: 0, syscallBytes: 0, captured: 0, chunkOffset: 0,
+    tsNs: 0n, tgid: 0, tid: 0, connId: 0, tls: false, skippedBefore: false, streamPos: 0, syscallBytes: 0, captured: 0, chunkOffset: 0,
     fd: 0, direction: 0, syscall: 0, role: 0, klass: 0, payload: new Uint8Array(0), batch: Buffer.alloc(0), base: 0,
   };
   private readonly close: CloseEvent = {
@@ -89,6 +89,7 @@ export class BatchDecoder {
     e.tgid = u32[w + 4]!;
     e.tid = u32[w + 5]!;
     e.tls = (b[o + 2]! & EV_F_TLS) !== 0;
+    e.skippedBefore = (b[o + 2]! & EV_F_SKIPPED) !== 0;
     // Ids and positions stay far below 2^53, so a double holds them exactly.
     e.connId = u32[w + W_CONN_ID]! + u32[w + W_CONN_ID + 1]! * 0x100000000;
     e.streamPos = u32[w + W_STREAM_POS]! + u32[w + W_STREAM_POS + 1]! * 0x100000000;

@@ -13,6 +13,8 @@ export interface DataEvent {
   connId: number;
   /** Plaintext read at the TLS library (SSL_read/SSL_write), not at a socket syscall. */
   tls: boolean;
+  /** The syscall's bytes between the previous range shipped and this payload were skipped on purpose (HTTP/2 DATA payload past the per-syscall cap): a count, not a loss. */
+  skippedBefore: boolean;
   /** Offset of the syscall's first byte in this direction of the stream. */
   streamPos: number;
   /** Bytes the syscall moved (its return value). */

@@ -28,12 +28,12 @@ const UNBOUND_BYTES = 64 * 1024;
 const NO_ENDPOINT: Endpoint = { address: '', port: 0 };
 
 /** The fields of a data event that placing it in the stream needs. */
-type Piece = Pick<DataEvent, 'tsNs' | 'tid' | 'streamPos' | 'syscallBytes' | 'captured' | 'chunkOffset' | 'direction' | 'payload'>;
+type Piece = Pick<DataEvent, 'tsNs' | 'tid' | 'streamPos' | 'syscallBytes' | 'captured' | 'chunkOffset' | 'skippedBefore' | 'direction' | 'payload'>;
 
 function pieceOf(ev: Piece): Piece {
   return {
     tsNs: ev.tsNs, tid: ev.tid, streamPos: ev.streamPos, syscallBytes: ev.syscallBytes,
-    captured: ev.captured, chunkOffset: ev.chunkOffset, direction: ev.direction, payload: ev.payload,
+    captured: ev.captured, chunkOffset: ev.chunkOffset, skippedBefore: ev.skippedBefore, direction: ev.direction, payload: ev.payload,
   };
 }
 
@@ -282,7 +282,9 @@ export class ConnectionTracker implements EventSink {
     let payload = ev.payload;
     let at = start;
     if (at > c.next[dir]) {
-      this.stats.bytesLost += at - c.next[dir];
+      // Skipped on purpose within this syscall (bodies past the cap), or lost.
+      if (ev.skippedBefore && c.next[dir] >= ev.streamPos) this.stats.bytesUncaptured += at - c.next[dir];
+      else this.stats.bytesLost += at - c.next[dir];
       sink.skip(dir, at - c.next[dir], ts);
     } else if (at < c.next[dir]) {
       const dup = Math.min(c.next[dir] - at, len);

@@ -1,11 +1,12 @@
 // Runs inside a test guest booted by test/kernels/run.sh: the agent on the
-// guest's kernel, the HTTP/1 scenario (keep-alive and pipelining) and one
-// gRPC scenario with exact counts, the kernel's loss counters, and the
-// start-up report. Prints one line,
+// guest's kernel, the HTTP/1 scenario (keep-alive and pipelining), one gRPC
+// scenario with exact counts, HTTP/2 batched past the per-syscall cap, the
+// kernel's loss counters, and the start-up report. Prints one line,
 // SIDELIGHT-KERNEL-RESULT <json>, that the host reads off the serial console.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
@@ -77,6 +78,43 @@ async function grpcCalls(agent: RunningAgent): Promise<void> {
   }
 }
 
+/**
+ * A server answering many streams in one writev, far past the per-syscall
+ * cap: every stream on both ends, since the kernel ships the frame heads
+ * past the cap (kernels with bpf_loop, 5.17 and later).
+ */
+async function h2Batch(agent: RunningAgent): Promise<void> {
+  const body = Buffer.alloc(2048, 'x');
+  const server = http2.createServer((_req, res) => res.end(body));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  try {
+    await Promise.all(
+      [...Array(50).keys()].map(
+        (i) =>
+          new Promise<void>((resolve, reject) => {
+            const r = session.request({ ':path': `/batch/${i}` });
+            r.on('error', reject).on('end', resolve).resume();
+            r.end();
+          }),
+      ),
+    );
+  } finally {
+    session.close();
+    server.close();
+  }
+  await agent.waitFor(100, (t) => t.path.startsWith('/batch/'), 120_000);
+  await sleep(1000);
+  const rows = agent.transactions().filter((t) => t.path.startsWith('/batch/')).map((t) => `${t.role} ${t.path} ${t.status} ${t.responseBytes}`).sort();
+  assert.deepEqual(rows, [...Array(50).keys()].flatMap((i) => [`client /batch/${i} 200 2048`, `server /batch/${i} 200 2048`]).sort());
+}
+
+/** Kernels with bpf_loop (5.17): the HTTP/2 frame walk past the cap runs there. */
+function hasBpfLoop(release = os.release()): boolean {
+  const [major, minor] = release.split('.').map(Number);
+  return major! > 5 || (major === 5 && minor! >= 17);
+}
+
 /** Nothing lost in the kernel, and every syscall's arguments found (probed off the kernel stack before 5.15). */
 async function kernelCounters(agent: RunningAgent): Promise<void> {
   const { capture } = JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as { capture: { kernel: KernelStats } };
@@ -118,6 +156,7 @@ async function main(): Promise<Result> {
     for (const [name, check] of [
       ['http1', () => http1(agent, port)],
       ['grpc', () => grpcCalls(agent)],
+      ...(hasBpfLoop() ? ([['h2batch', () => h2Batch(agent)]] as const) : []),
       ['counters', () => kernelCounters(agent)],
       ...(/^5\.10\./.test(os.release()) ? ([['memlock', memlockRefusal]] as const) : []),
     ] as const) {

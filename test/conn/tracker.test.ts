@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BatchDecoder } from '../../src/capture/decoder';
+import { EV_F_SKIPPED } from '../../src/capture/layout';
 import { ConnectionTracker } from '../../src/conn/tracker';
 import { WallClock } from '../../src/transactions/clock';
 import type { HttpTransaction } from '../../src/transactions/transaction';
@@ -126,6 +127,52 @@ describe('connection tracker', () => {
       [['server', 'HTTP/2', 'GET', '/x', 'h', 204, 3]],
     );
     assert.deepEqual([tracker.stats.bytesUnclassified, tracker.stats.http1.parseErrors, tracker.stats.http2.frames.desyncs], [0, 0, 0]);
+  });
+
+  it('HTTP/2 heads past the cap (as the kernel ships them): every stream of a batched write, bodies counted as uncaptured, a real gap still lost', () => {
+    const { txs, tracker, feed } = setup();
+    const request = Buffer.concat([h2.PREFACE, h2.settings(), ...[1, 3, 5, 7].map((id) => h2.headers(id, h2.literals({ ':method': 'GET', ':path': `/s${id}` }), true))]);
+    // One write answering four streams with 3000-byte bodies; the cap is 4096.
+    const frames = [1, 3, 5, 7].flatMap((id) => [h2.headers(id, h2.literals({ ':status': '200' })), h2.data(id, Buffer.alloc(3000, id), true)]);
+    const write = Buffer.concat([h2.settings(), ...frames]);
+    const CAP = 4096;
+    // The ranges the kernel picks: the capped prefix, then past it each
+    // frame header, non-DATA frames whole, and 6 bytes of each DATA payload.
+    const ranges: [number, number][] = [[0, CAP]];
+    let at = 0;
+    for (const f of [h2.settings(), ...frames]) {
+      const keep = at + 9 + (f[3] === 0 ? Math.min(6, f.length - 9) : f.length - 9);
+      const from = Math.max(at, CAP);
+      if (from < keep) {
+        const last = ranges[ranges.length - 1]!;
+        if (last[0] + last[1] === from) last[1] = keep - last[0];
+        else ranges.push([from, keep - from]);
+      }
+      at += f.length;
+    }
+    const last = ranges[ranges.length - 1]!;
+    feed(
+      { ts: 1n, connId: 8, streamPos: 0, syscallBytes: request.length, payload: request, direction: IN, role: 2, klass: 2 },
+      ...ranges.map(([off, len], i) => ({
+        ts: 2n, connId: 8, streamPos: 0, syscallBytes: write.length, captured: last[0] + last[1], chunkOffset: off,
+        payload: write.subarray(off, off + len), direction: OUT, role: 2, klass: 2, flags: i > 0 ? EV_F_SKIPPED : 0,
+      })),
+    );
+    assert.ok(ranges.length >= 3, 'heads past the cap were shipped apart');
+    assert.deepEqual(txs.map((tx) => [tx.target, tx.status, tx.responseBytes]), [1, 3, 5, 7].map((id) => [`/s${id}`, 200, 3000]));
+    const shipped = ranges.reduce((n, [, len]) => n + len, 0);
+    assert.deepEqual([tracker.stats.bytesUncaptured, tracker.stats.bytesLost, tracker.stats.http2.frames.desyncs], [write.length - shipped, 0, 0]);
+
+    // The same shape without the flag is a loss (an event the ring dropped).
+    const again = setup();
+    again.feed(
+      { ts: 1n, connId: 9, streamPos: 0, syscallBytes: request.length, payload: request, direction: IN, role: 2, klass: 2 },
+      ...ranges.map(([off, len]) => ({
+        ts: 2n, connId: 9, streamPos: 0, syscallBytes: write.length, captured: last[0] + last[1], chunkOffset: off,
+        payload: write.subarray(off, off + len), direction: OUT, role: 2, klass: 2,
+      })),
+    );
+    assert.equal(again.tracker.stats.bytesLost, write.length - shipped - (write.length - last[0] - last[1]));
   });
 
   it('bytes held for a verdict are bounded; past 8 KiB they become a counted gap, never counted twice', () => {

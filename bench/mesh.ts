@@ -14,8 +14,8 @@
 // clock read or two to each program run).
 // Prints a JSON object on stdout and a markdown summary on stderr.
 // Usage: node dist/bench/mesh.js [--seconds 5] [--rounds 3] [--rate 4000] [--agent NAME=PATH ...]
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,40 +40,35 @@ import {
   type AgentStats,
   type WrkResult,
 } from './support/load';
+import {
+  bpfCounters,
+  cleanup,
+  enableBpfStats,
+  heldPrograms,
+  programCosts,
+  setWorkDir,
+  signalGroup,
+  spawnTracked,
+  stopAll,
+  stopChild,
+  waitForPort,
+  type ProgramCost,
+  type ProgramCounters,
+} from './support/processes';
+import { parseAgent, positive, type Agent } from './support/agents';
 
 const ROOT = path.join(__dirname, '..', '..');
 /** Client connections, for both loads (as in live-overhead). */
 const CONNECTIONS = 8;
 const TOOLS = ['wrk', 'h2load', 'nginx', 'haproxy', 'bpftool', '/usr/bin/time'];
-const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
 // ---- options ---------------------------------------------------------------
-
-interface Agent {
-  name: string;
-  bin: string;
-}
 
 interface Options {
   seconds: number;
   rounds: number;
   rate: number;
   agents: Agent[];
-}
-
-function positive(name: string, value: string | undefined, fallback: number): number {
-  const n = value === undefined ? fallback : Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, not ${value}`);
-  return n;
-}
-
-function parseAgent(spec: string): Agent {
-  const eq = spec.indexOf('=');
-  const name = spec.slice(0, eq);
-  const bin = path.resolve(spec.slice(eq + 1));
-  if (eq <= 0 || !/^[\w.-]+$/.test(name)) throw new Error(`--agent expects NAME=PATH (PATH a bin/sidelight.js), not ${spec}`);
-  if (!existsSync(bin)) throw new Error(`--agent ${name}: ${bin} does not exist`);
-  return { name, bin };
 }
 
 function parseOptions(argv: string[]): Options {
@@ -113,74 +108,7 @@ function checkTools(): void {
   if (missing.length > 0) throw new Error(`missing ${missing.join(', ')} (Debian: apt-get install wrk nghttp2-client nginx-light haproxy bpftool time)`);
 }
 
-// ---- children and cleanup ---------------------------------------------------
-
-/**
- * Every child runs in its own process group, so that stopping it also stops
- * what it started (nginx's worker, the load generator under /usr/bin/time).
- */
-const children = new Set<ChildProcess>();
-let workDir: string | undefined;
-let bpfStatsBefore: string | undefined;
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-function spawnTracked(file: string, args: string[], stdio: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
-  return track(spawn(file, args, { detached: true, stdio: ['ignore', stdio, stdio] }));
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    if (child.pid !== undefined) process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/** SIGTERM (the agent detaches its programs on it), SIGKILL after 10 s. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  signalGroup(child, 'SIGTERM');
-  const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Synchronous, so that it also runs from 'exit' and signal handlers. */
-function cleanup(): void {
-  for (const child of children) signalGroup(child, 'SIGTERM');
-  children.clear();
-  if (bpfStatsBefore !== undefined) {
-    writeFileSync(BPF_STATS, bpfStatsBefore);
-    bpfStatsBefore = undefined;
-  }
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-  workDir = undefined;
-}
-
-function enableBpfStats(): void {
-  bpfStatsBefore = readFileSync(BPF_STATS, 'latin1').trim();
-  writeFileSync(BPF_STATS, '1');
-}
-
 // ---- the processes under test -----------------------------------------------
-
-async function waitForPort(port: number, what: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 100 && child.exitCode === null; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => s.end(() => resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`${what} did not listen on ${port}`);
-}
 
 interface Nginx {
   port: number;
@@ -278,21 +206,6 @@ interface RunningAgent {
   stderrTail: () => string;
 }
 
-/** The BPF programs this process holds (its program and link fds name them in fdinfo), not another agent's. */
-function heldPrograms(pid: number): number[] {
-  const ids = new Set<number>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (!/bpf[-_](prog|link)/.test(readlinkSync(`/proc/${pid}/fd/${fd}`))) continue;
-      const id = /^prog_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1'))?.[1];
-      if (id) ids.add(Number(id));
-    } catch {
-      // fd closed meanwhile
-    }
-  }
-  return [...ids];
-}
-
 async function startAgent(agent: Agent, port: number): Promise<RunningAgent> {
   const admin = await freePort();
   const child = spawnTracked(process.execPath, agentArgs(agent.bin, port, admin), 'pipe');
@@ -313,52 +226,6 @@ async function startAgent(agent: Agent, port: number): Promise<RunningAgent> {
   if (!alive()) throw await fail(`the agent exited (${child.exitCode ?? child.signalCode}) after /stats answered`);
   const pid = child.pid as number;
   return { child, pid, admin, programs: heldPrograms(pid), stderrTail: () => tail };
-}
-
-interface ProgramCounters {
-  name: string;
-  runTimeNs: number;
-  runCount: number;
-}
-
-/**
- * run_time_ns and run_cnt of our programs (names sl_...) among `ids`; bpftool
- * omits both while they are zero. A program runs at every matching syscall of
- * the host and filters inside, so other load on the machine adds runs too.
- */
-function bpfCounters(ids: number[]): Map<number, ProgramCounters> {
-  const wanted = new Set(ids);
-  const list: unknown = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'latin1', maxBuffer: 64 << 20 }));
-  const out = new Map<number, ProgramCounters>();
-  for (const p of Array.isArray(list) ? (list as Record<string, unknown>[]) : []) {
-    const id = Number(p.id);
-    const name = typeof p.name === 'string' ? p.name : '';
-    if (!wanted.has(id) || !name.startsWith('sl_')) continue;
-    out.set(id, { name, runTimeNs: Number(p.run_time_ns ?? 0), runCount: Number(p.run_cnt ?? 0) });
-  }
-  return out;
-}
-
-interface ProgramCost {
-  runs: number;
-  ns: number;
-  nsPerRun: number | null;
-  runsPerRequest: number;
-}
-
-/** Per program name: the runs and time between two readings, relative to the requests served. */
-function programCosts(before: Map<number, ProgramCounters>, after: Map<number, ProgramCounters>, requests: number): Record<string, ProgramCost> {
-  const costs: Record<string, ProgramCost> = {};
-  for (const [id, a] of after) {
-    const b = before.get(id) ?? { runTimeNs: 0, runCount: 0 };
-    const c = costs[a.name] ?? { runs: 0, ns: 0, nsPerRun: null, runsPerRequest: 0 };
-    c.runs += a.runCount - b.runCount;
-    c.ns += a.runTimeNs - b.runTimeNs;
-    c.nsPerRun = c.runs > 0 ? +(c.ns / c.runs).toFixed(1) : null;
-    c.runsPerRequest = +(c.runs / requests).toFixed(3);
-    costs[a.name] = c;
-  }
-  return costs;
 }
 
 // ---- loads --------------------------------------------------------------------
@@ -691,7 +558,7 @@ async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   checkTools();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sidelight-mesh-'));
-  workDir = dir;
+  setWorkDir(dir);
   enableBpfStats();
   const nginx = await startNginx(dir);
   const mesh = await startMesh(dir, nginx.port);
@@ -717,12 +584,10 @@ process.on('exit', cleanup);
 
 main()
   .then(async () => {
-    await Promise.all([...children].map(stopChild));
-    cleanup();
+    await stopAll();
   })
   .catch(async (err: unknown) => {
     process.stderr.write(`mesh: ${err instanceof Error ? err.message : String(err)}\n`);
-    await Promise.all([...children].map(stopChild));
-    cleanup();
+    await stopAll();
     process.exit(1);
   });

@@ -239,6 +239,8 @@ static __always_inline void sl_capture(struct sl_scratch *s, struct sl_conn *c, 
 {
 	struct sl_range *last;
 
+	if (c->klass == SL_CLASS_HTTP2 && sl_h2_heads_only(c) && sl_h2_following(c, dir, pos, first, contig))
+		want = 0;
 	s->nranges = 1;
 	s->ranges[0].off = 0;
 	s->ranges[0].len = want;
@@ -247,10 +249,16 @@ static __always_inline void sl_capture(struct sl_scratch *s, struct sl_conn *c, 
 	last = &s->ranges[(s->nranges - 1) & (SL_RANGES - 1)];
 	/* The extent shipped: user space steps over the rest by count. */
 	s->ev.captured = last->off + last->len;
-	if (!iov && s->nranges == 1)
+	if (!s->ev.captured) {
+		/* Nothing but body: the bytes still travel as a count. */
+		if (sl_emit_chunk(s, 0, 0))
+			c->shipped = 1;
+	} else if (!iov && s->nranges == 1 && s->ev.captured == want) {
+		/* The capped prefix alone (no heads past it, none merged into it). */
 		sl_capture_plain(s, c, buf, want);
-	else
+	} else {
 		sl_capture_ranges(s, c, buf, iov, ret);
+	}
 }
 
 /* The scratch event with every field but the tuple and `captured` set. */

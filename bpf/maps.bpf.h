@@ -48,6 +48,8 @@ struct sl_conn {
 	/* HTTP/2 framing by direction, so heads past the per-syscall cap can
 	 * still be shipped (protocols/http2_heads.bpf.h). */
 	struct sl_h2_framing h2[2];
+	__u8 heads_only; /* user space needs no HTTP/2 body bytes (sl_heads_only) */
+	__u8 _pad2[7];
 };
 
 #define SL_TLS_SOCKET_BOUND 1
@@ -199,6 +201,18 @@ SL_EXTERN struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } sl_port_bits SEC(".maps");
+
+/* HTTP/2 connections (by connection id, or TLS session id) whose DATA
+ * payloads user space does not need: they carry no gRPC, whose message
+ * prefixes it counts. Only heads are shipped from then on, cap or not.
+ * LRU: ids are never reused, and an entry for a closed connection just ages
+ * out. */
+SL_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} sl_heads_only SEC(".maps");
 
 /* Processes user space has left out (by executable, namespace or pod
  * labels): tgid -> the group leader's start time in clock ticks, as

@@ -530,6 +530,15 @@ int sl_loader_skip_process(struct sl_loader *l, uint32_t tgid, uint64_t start_ti
 	return 0;
 }
 
+int sl_loader_heads_only(struct sl_loader *l, uint64_t conn_id)
+{
+	uint8_t one = 1;
+
+	if (bpf_map__update_elem(l->skel->maps.sl_heads_only, &conn_id, sizeof(conn_id), &one, sizeof(one), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int sl_loader_unskip_process(struct sl_loader *l, uint32_t tgid)
 {
 	if (bpf_map__delete_elem(l->skel->maps.sl_pid_skip, &tgid, sizeof(tgid), 0) && errno != ENOENT)

@@ -67,6 +67,9 @@ void sl_loader_close(struct sl_loader *l);
  * ticks, as /proc/<pid>/stat field 22), or takes it back. 0 or -errno. */
 int sl_loader_skip_process(struct sl_loader *l, uint32_t tgid, uint64_t start_ticks);
 int sl_loader_unskip_process(struct sl_loader *l, uint32_t tgid);
+/* The HTTP/2 connection (or TLS session) `conn_id` carries no gRPC: the
+ * kernel ships its heads only. 0 or -errno. */
+int sl_loader_heads_only(struct sl_loader *l, uint64_t conn_id);
 
 /* Puts the TLS uprobes on one library file (by path; the kernel keys them
  * by inode, so every process mapping it is covered). cookie: the

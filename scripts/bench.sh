@@ -26,3 +26,5 @@ echo "== events delivered into JavaScript (node dist/bench/capture-throughput.js
 node dist/bench/capture-throughput.js 10 64 4
 echo "== sidelight vs. a two-hop HAProxy sidecar mesh: wrk (saturating) and h2load at 4,000 req/s against nginx; CPU, RSS and BPF time per request (node dist/bench/mesh.js --seconds 5 --rounds 3)"
 node dist/bench/mesh.js --seconds 5 --rounds 3
+echo "== a batching HTTP/2 server (25 streams of 2 KiB per writev, past the per-syscall cap): exactness, drops, BPF and agent CPU per request (node dist/bench/batching.js --rounds 3)"
+node dist/bench/batching.js --rounds 3

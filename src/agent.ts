@@ -39,6 +39,8 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
     workloads = new ProcessWorkloads(watch.index);
   }
   const { telemetry, linker, tracker } = buildPipeline(config, log, processes, () => capture.clockOffsetNs(), listeners, undefined, undefined, workloads);
+  // Bodies of HTTP/2 connections without gRPC matter to no parser: the kernel stops copying them.
+  tracker.headsOnly = (connId) => void capture.headsOnly(connId);
   const selector = selectionActive(config)
     ? new ProcessSelector(config, {
         exePath: (pid) => processes.exePath(pid),

@@ -167,6 +167,32 @@ static __always_inline void sl_h2_walk(struct sl_scratch *s, struct sl_h2_framin
 	__builtin_memcpy(h->head, w->hdr, sizeof(h->head));
 }
 
+/* User space said it needs none of this connection's DATA payloads (no
+ * gRPC on it): from then on only heads ship, from the syscall's first byte.
+ * Asked once per syscall until it says so; needs the frame walk (bpf_loop). */
+static __always_inline bool sl_h2_heads_only(struct sl_conn *c)
+{
+	if (!SL_HAS_LOOP())
+		return false;
+	if (!c->heads_only && bpf_map_lookup_elem(&sl_heads_only, &c->id))
+		c->heads_only = 1;
+	return c->heads_only;
+}
+
+/* Whether the direction's frames are followed (found at its first HTTP/2
+ * syscall). */
+static __always_inline bool sl_h2_following(struct sl_conn *c, __u8 dir, __u64 pos, __u64 first,
+					    __u64 contig)
+{
+	struct sl_h2_framing *h = &c->h2[dir & 1];
+
+	if (!SL_HAS_LOOP())
+		return false;
+	if (h->state == SL_H2_UNSET)
+		sl_h2_start(h, pos, first, contig);
+	return h->state == SL_H2_WALKING;
+}
+
 /* The ranges of an HTTP/2 syscall to ship: the capped prefix, then heads. */
 static __always_inline void sl_h2_heads(struct sl_scratch *s, struct sl_conn *c, __u8 dir, __u64 pos,
 					__u64 ret, __u64 want, __u64 buf, struct iovec *iov,
@@ -174,11 +200,7 @@ static __always_inline void sl_h2_heads(struct sl_scratch *s, struct sl_conn *c,
 {
 	struct sl_h2_framing *h = &c->h2[dir & 1];
 
-	if (!SL_HAS_LOOP())
-		return;
-	if (h->state == SL_H2_UNSET)
-		sl_h2_start(h, pos, first, contig);
-	if (h->state == SL_H2_WALKING)
+	if (sl_h2_following(c, dir, pos, first, contig))
 		sl_h2_walk(s, h, pos, ret, want, buf, iov);
 }
 

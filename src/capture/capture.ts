@@ -127,6 +127,11 @@ export class Capture {
     return this.running && this.addon.unskipProcess(tgid);
   }
 
+  /** This HTTP/2 connection (or TLS session) carries no gRPC: the kernel ships its frame heads only, never its bodies. */
+  headsOnly(connId: number): boolean {
+    return this.running && this.addon.headsOnly(connId);
+  }
+
   /** Detaches the programs; resolves once every captured event was decoded. */
   async stop(): Promise<void> {
     if (!this.closed) return;

@@ -132,6 +132,12 @@ export class ConnectionTracker implements EventSink {
    * so this only catches events already in flight, and each sweep empties it. */
   private readonly tlsFiltered = new Set<number>();
   private now = Date.now();
+  /**
+   * Told the id of an HTTP/2 connection (or TLS session) once a request on it
+   * is known not to be gRPC: the kernel may then ship only its frame heads
+   * (the agent sets this to the capture's; replay leaves it a no-op).
+   */
+  headsOnly: (connId: number) => void = () => {};
   /** Thread of the event being parsed: the parser's callbacks run inside its push. */
   private tid = 0;
   /** Latest kernel timestamp seen. */
@@ -435,7 +441,12 @@ export class ConnectionTracker implements EventSink {
       this.stats.http2,
       // Complete only if no byte of either direction went elsewhere first: a
       // header block among them would have changed a table unseen.
-      { clientSide, complete: c.fromStart && c.next[0] === 0 && c.next[1] === 0, synced: [c.fromStart && c.next[0] === 0, c.fromStart && c.next[1] === 0] },
+      {
+        clientSide,
+        complete: c.fromStart && c.next[0] === 0 && c.next[1] === 0,
+        synced: [c.fromStart && c.next[0] === 0, c.fromStart && c.next[1] === 0],
+        onNotGrpc: () => this.headsOnly(c.id),
+      },
       (head, startNs) => {
         const link = this.linkState(c);
         return c.role === 'server'

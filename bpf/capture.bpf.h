@@ -239,7 +239,7 @@ static __always_inline void sl_capture(struct sl_scratch *s, struct sl_conn *c, 
 {
 	struct sl_range *last;
 
-	if (c->klass == SL_CLASS_HTTP2 && sl_h2_heads_only(c) && sl_h2_following(c, dir, pos, first, contig))
+	if (c->klass == SL_CLASS_HTTP2 && sl_h2_heads_alone(c, dir, pos, first, contig))
 		want = 0;
 	s->nranges = 1;
 	s->ranges[0].off = 0;

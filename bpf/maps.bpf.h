@@ -23,7 +23,8 @@ struct sl_h2_framing {
 	__u8 head[8]; /* its first `have` bytes, when a syscall ended inside it */
 	__u8 have;
 	__u8 state;   /* enum sl_h2_state */
-	__u8 _pad[6];
+	__u8 from_start; /* followed from the stream's first byte, not found mid-stream */
+	__u8 _pad[5];
 };
 
 enum sl_h2_state {

@@ -42,6 +42,7 @@ static __always_inline void sl_h2_start(struct sl_h2_framing *h, __u64 pos, __u6
 		bpf_probe_read_user(b, SL_H2_FRAME_HEADER, (void *)first);
 	h->have = 0;
 	h->state = SL_H2_WALKING;
+	h->from_start = pos == 0;
 	if (pos == 0)
 		h->next = contig >= 16 && sl_is_http2_preface(b, 16) ? 24 : 0;
 	else if (contig >= SL_H2_FRAME_HEADER && sl_h2_frame_len(b) >= 0)
@@ -191,6 +192,17 @@ static __always_inline bool sl_h2_following(struct sl_conn *c, __u8 dir, __u64 p
 	if (h->state == SL_H2_UNSET)
 		sl_h2_start(h, pos, first, contig);
 	return h->state == SL_H2_WALKING;
+}
+
+/* Whether only heads may ship: the direction's frames must be followed
+ * from its first byte. Frames found mid-stream (a connection older than the
+ * agent) may be misjudged, and then the capped prefix is what lets user
+ * space find them again at a syscall's start. */
+static __always_inline bool sl_h2_heads_alone(struct sl_conn *c, __u8 dir, __u64 pos, __u64 first,
+					      __u64 contig)
+{
+	return sl_h2_heads_only(c) && sl_h2_following(c, dir, pos, first, contig) &&
+	       c->h2[dir & 1].from_start;
 }
 
 /* The ranges of an HTTP/2 syscall to ship: the capped prefix, then heads. */

@@ -71,6 +71,14 @@ function unary(client: CatalogClient, name: string, md = new grpc.Metadata()): P
   return new Promise((resolve) => client.Get({ name, n: 1 }, md, (err, res) => resolve({ err, res })));
 }
 
+function h2get(session: http2.ClientHttp2Session, p: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const r = session.request({ ':path': p });
+    r.on('error', reject).on('end', resolve).resume();
+    r.end();
+  });
+}
+
 const server = (port: number) => (tx: JsonTransaction) => tx.role === 'server' && tx.localPort === port;
 const client = (port: number) => (tx: JsonTransaction) => tx.role === 'client' && tx.peerPort === port;
 
@@ -79,6 +87,7 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip }, () => {
   const streamed: { startNs: bigint; endNs: bigint }[] = [];
   const grpcServers: grpc.Server[] = [];
   let h2server: http2.Http2Server;
+  let preH2: http2.ClientHttp2Session;
   let Catalog: grpc.ServiceClientConstructor;
   let preClient: CatalogClient;
   let backendClient: CatalogClient;
@@ -150,6 +159,11 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip }, () => {
     });
     await new Promise<void>((resolve) => h2server.listen(ports.h2, '127.0.0.1', resolve));
 
+    // A plain HTTP/2 connection busy before the agent starts (its frames are
+    // found mid-stream).
+    preH2 = http2.connect(`http://127.0.0.1:${ports.h2}`);
+    for (let i = 0; i < 3; i++) await h2get(preH2, `/warm/${i}`);
+
     receiver = await OtlpReceiver.start({ transport: 'http' });
     agent = await startAgent([
       ...Object.values(ports).flatMap((p) => ['--port', String(p)]),
@@ -159,6 +173,7 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip }, () => {
 
   after(async () => {
     preClient?.close();
+    preH2?.close();
     backendClient?.close();
     for (const s of grpcServers) s.forceShutdown();
     h2server?.close();
@@ -423,5 +438,19 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip }, () => {
     } finally {
       srv.kill();
     }
+  });
+
+  it('a plain HTTP/2 connection opened before the agent, then 50 streams of 2 KiB in one batch: every stream on both ends', async () => {
+    const before = await tracker();
+    await Promise.all([...Array(50).keys()].map(() => h2get(preH2, '/2k')));
+    const txs = await settled(ports.h2, 100);
+    for (const side of [server(ports.h2), client(ports.h2)]) {
+      const list = txs.filter(side);
+      assert.equal(list.length, 50);
+      assert.equal(list.filter((tx) => tx.path === '/2k' && tx.status === 200 && tx.responseBytes === 2048 && tx.method === 'GET').length, 50);
+    }
+    const now = await tracker();
+    assert.equal(now.bytesLost - before.bytesLost, 0);
+    assert.equal(now.kernel.h2FramingLost, 0);
   });
 });

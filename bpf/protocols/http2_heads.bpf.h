@@ -40,11 +40,19 @@ static __always_inline void sl_h2_start(struct sl_h2_framing *h, __u64 pos, __u6
 		bpf_probe_read_user(b, sizeof(b), (void *)first);
 	else if (contig >= SL_H2_FRAME_HEADER)
 		bpf_probe_read_user(b, SL_H2_FRAME_HEADER, (void *)first);
+	else if (contig)
+		bpf_probe_read_user(b, 1, (void *)first);
 	h->have = 0;
 	h->state = SL_H2_WALKING;
 	h->from_start = pos == 0;
-	if (pos == 0)
-		h->next = contig >= 16 && sl_is_http2_preface(b, 16) ? 24 : 0;
+	if (pos == 0 && contig >= 16 && sl_is_http2_preface(b, 16))
+		h->next = 24;
+	else if (pos == 0 && b[0] != 'P')
+		h->next = 0;
+	else if (pos == 0)
+		/* A preface written in pieces shorter than its test: no first
+		 * frame is 5 MiB long, so this is not a frame header. */
+		sl_h2_lose(h);
 	else if (contig >= SL_H2_FRAME_HEADER && sl_h2_frame_len(b) >= 0)
 		h->next = pos;
 	else

@@ -6,6 +6,7 @@
 
 #include "conn.bpf.h"
 #include "protocols/http1.bpf.h"
+#include "protocols/http1_heads.bpf.h"
 #include "protocols/http2.bpf.h"
 #include "protocols/http2_heads.bpf.h"
 #include "protocols/tls.bpf.h"
@@ -229,23 +230,29 @@ static __always_inline void sl_capture_ranges(struct sl_scratch *s, struct sl_co
 
 /*
  * Ships one syscall's bytes (stream positions [pos, pos + ret)): the capped
- * prefix of `want` bytes, and on an HTTP/2 connection the heads past it.
- * The buffer is one plain buffer `buf` or an iovec array; `first` holds
- * `contig` contiguous bytes at its start.
+ * prefix of `want` bytes, and on HTTP/2 the heads past it; or, where the
+ * kernel reads the stream itself (HTTP/2 for user space that needs no
+ * bodies, HTTP/1 past SL_H1_FOLLOW_BYTES), the heads alone. The buffer is
+ * one plain buffer `buf` or an iovec array; `first` holds `contig`
+ * contiguous bytes at its start.
  */
 static __always_inline void sl_capture(struct sl_scratch *s, struct sl_conn *c, __u8 dir, __u64 pos,
 				       __u64 ret, __u64 want, __u64 buf, struct iovec *iov,
 				       __u64 first, __u64 contig)
 {
 	struct sl_range *last;
+	bool h1 = c->klass == SL_CLASS_HTTP1 && sl_h1_follows(c, dir, pos, ret, first, contig);
 
-	if (c->klass == SL_CLASS_HTTP2 && sl_h2_heads_alone(c, dir, pos, first, contig))
-		want = 0;
 	s->nranges = 1;
 	s->ranges[0].off = 0;
-	s->ranges[0].len = want;
-	if (c->klass == SL_CLASS_HTTP2)
-		sl_h2_heads(s, c, dir, pos, ret, want, buf, iov, first, contig);
+	s->ranges[0].len = h1 ? 0 : want;
+	if (c->klass == SL_CLASS_HTTP2) {
+		if (sl_h2_heads_alone(c, dir, pos, first, contig))
+			s->ranges[0].len = 0;
+		sl_h2_heads(s, c, dir, pos, ret, s->ranges[0].len, buf, iov, first, contig);
+	} else if (h1) {
+		sl_h1_heads(s, c, dir, pos, ret, want, buf, iov);
+	}
 	last = &s->ranges[(s->nranges - 1) & (SL_RANGES - 1)];
 	/* The extent shipped: user space steps over the rest by count. */
 	s->ev.captured = last->off + last->len;
@@ -253,9 +260,10 @@ static __always_inline void sl_capture(struct sl_scratch *s, struct sl_conn *c, 
 		/* Nothing but body: the bytes still travel as a count. */
 		if (sl_emit_chunk(s, 0, 0))
 			c->shipped = 1;
-	} else if (!iov && s->nranges == 1 && s->ev.captured == want) {
-		/* The capped prefix alone (no heads past it, none merged into it). */
-		sl_capture_plain(s, c, buf, want);
+	} else if (!iov && s->nranges == 1 && s->ev.captured <= want) {
+		/* One range from the start, within the cap: the capped prefix
+		 * alone, or the heads alone of a syscall that has one. */
+		sl_capture_plain(s, c, buf, s->ev.captured);
 	} else {
 		sl_capture_ranges(s, c, buf, iov, ret);
 	}

@@ -52,6 +52,52 @@ struct sl_loop_ctx {
 	bool room;           /* the walk may still add ranges */
 };
 
+/* A walk's first buffer entry: the plain buffer, or none yet before an
+ * iovec array's first element. */
+static __always_inline void sl_entry_first(struct sl_buf_entry *e, __u64 buf, struct iovec *iov,
+					   __u64 pos, __u64 ret)
+{
+	e->base = buf;
+	e->start = pos;
+	e->len = iov ? 0 : ret;
+	e->next = 0;
+}
+
+/* Adds [from, to) (syscall offsets) to the ranges to ship, merged with the
+ * last one when they touch. False when there is no room left. */
+static __always_inline bool sl_range_add(struct sl_scratch *s, __u64 from, __u64 to)
+{
+	__u32 n = s->nranges;
+	struct sl_range *last = &s->ranges[(n - 1) & (SL_RANGES - 1)];
+
+	if (n > 0 && (__u64)last->off + last->len == from) {
+		last->len = to - last->off;
+		return true;
+	}
+	if (n >= SL_RANGES)
+		return false;
+	s->ranges[n & (SL_RANGES - 1)].off = from;
+	s->ranges[n & (SL_RANGES - 1)].len = to - from;
+	s->nranges = n + 1;
+	return true;
+}
+
+/* Steps a walk to the next iovec element; false past the last one (or on
+ * a plain buffer's end). */
+static __always_inline bool sl_entry_next(struct sl_buf_entry *e, struct iovec *iov)
+{
+	struct iovec v;
+
+	if (!iov || e->next >= SL_MAX_IOV ||
+	    bpf_probe_read_user(&v, sizeof(v), &iov[e->next & (SL_MAX_IOV - 1)]))
+		return false;
+	e->next++;
+	e->start += e->len;
+	e->base = (__u64)v.iov_base;
+	e->len = v.iov_len;
+	return true;
+}
+
 static __always_inline void sl_stat_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&sl_stats, &idx);

@@ -30,8 +30,9 @@ enum sl_event_type {
 /* sl_header.flags */
 #define SL_EV_F_TLS 1 /* plaintext read at the TLS library: conn_id names the TLS session */
 /* The syscall's bytes between the previous range shipped and this event's
- * payload were skipped on purpose: HTTP/2 DATA payload past the per-syscall
- * cap, whose frame headers were shipped (heads, not bodies). */
+ * payload were skipped on purpose: body bytes past the per-syscall cap
+ * (HTTP/2 DATA payload, HTTP/1 bodies and chunk data) whose heads were
+ * shipped (heads, not bodies). */
 #define SL_EV_F_SKIPPED 2
 
 enum sl_direction {
@@ -95,7 +96,8 @@ enum sl_stat {
 	SL_STAT_SYSCALL_ARGS_UNREAD = 11, /* syscalls skipped: arguments not found (kernels before 5.15) */
 	SL_STAT_H2_FRAMING_LOST = 12,  /* HTTP/2 directions whose framing the kernel lost: no heads past the cap from then on */
 	SL_STAT_HEADS_UNSHIPPED = 13,  /* syscalls with more head ranges past the cap than SL_RANGES */
-	SL_STAT_MAX = 14,
+	SL_STAT_H1_FRAMING_LOST = 14,  /* HTTP/1 walks that stopped before the syscall's end: framing not understood */
+	SL_STAT_MAX = 15,
 };
 
 struct sl_header {

@@ -33,6 +33,49 @@ enum sl_h2_state {
 	SL_H2_LOST = 2,    /* framing unknown: only the capped prefix is shipped */
 };
 
+/* Where one direction's HTTP/1 framing stands, while the kernel follows it
+ * (protocols/http1_heads.bpf.h): the message or chunk being read, or the
+ * end of the body bytes being stepped over. */
+struct sl_h1_framing {
+	union {
+		__u64 next; /* SL_H1_SKIP: stream position where the skipped bytes end */
+		__u64 name; /* reading a field name or coding: its hash so far */
+	};
+	__u64 value;  /* Content-Length or chunk size read so far */
+	__u64 at;     /* stream position the last walk stopped at */
+	__u16 status; /* a response's status code read so far */
+	__u8 state;   /* enum sl_h1_state */
+	__u8 flags;   /* SL_H1_F_* of the message being read */
+	__u8 col;     /* column in the start line; progress matching a name or token */
+	__u8 pays;    /* the last syscall read skipped far more body than it shipped */
+	__u8 probe;   /* syscalls within the cap not read since, to try again */
+	__u8 _pad;
+};
+
+enum sl_h1_state {
+	SL_H1_UNSET = 0,      /* not followed: only the capped prefix is shipped */
+	SL_H1_SKIP = 1,       /* stepping over body bytes up to `next` */
+	SL_H1_LINE = 2,       /* the start line (col 0: a message starts here) */
+	SL_H1_NAME = 3,       /* a field line's first byte (or the head's end) */
+	SL_H1_MATCH_CL = 4,   /* a name that may be Content-Length (col bytes matched) */
+	SL_H1_MATCH_TE = 5,   /* a name that may be Transfer-Encoding */
+	SL_H1_CL_VALUE = 6,
+	SL_H1_TE_VALUE = 7,
+	SL_H1_OTHER = 8,      /* the rest of a field line that does not matter */
+	SL_H1_END_LF = 9,     /* the head's (or trailers') final CR was read */
+	SL_H1_CHUNK_SIZE = 10,
+	SL_H1_CHUNK_EXT = 11, /* the rest of a chunk-size line */
+	SL_H1_BODY_START = 12, /* a response body's first bytes: "HTTP/1." (col matched) means none */
+};
+
+#define SL_H1_F_RESPONSE 1 /* the start line is a status line */
+#define SL_H1_F_CONNECT 2  /* a CONNECT request: a tunnel follows its head */
+#define SL_H1_F_LENGTH 4   /* Content-Length given */
+#define SL_H1_F_CHUNKED 8  /* Transfer-Encoding ends in chunked */
+#define SL_H1_F_CODING 16  /* Transfer-Encoding given, not ending in chunked */
+#define SL_H1_F_TRAILER 32 /* past the last chunk: trailer fields */
+#define SL_H1_F_H 64       /* the start line began with 'H' */
+
 /* Kernel-side state of one TCP socket, keyed by its struct sock address. */
 struct sl_conn {
 	__u64 id;
@@ -46,9 +89,12 @@ struct sl_conn {
 	/* Read once when the entry is made, not in every event: a TCP socket's
 	 * addresses and ports are fixed by then (connect and accept set them). */
 	struct sl_tuple tuple;
-	/* HTTP/2 framing by direction, so heads past the per-syscall cap can
-	 * still be shipped (protocols/http2_heads.bpf.h). */
-	struct sl_h2_framing h2[2];
+	/* Framing by direction, so heads past the per-syscall cap can still
+	 * be shipped (protocols/http2_heads.bpf.h, http1_heads.bpf.h). */
+	union {
+		struct sl_h2_framing h2[2];
+		struct sl_h1_framing h1[2];
+	};
 	__u8 heads_only; /* user space needs no HTTP/2 body bytes (sl_heads_only) */
 	__u8 _pad2[7];
 };
@@ -112,13 +158,27 @@ struct sl_range {
 struct sl_gather_cursor {
 	__u64 base, left, off, next, fill, r;
 };
-/* The HTTP/2 frame walk: the frame header being read, and the buffer entry
- * (plain buffer or iovec element) the walk is in. */
+/* The buffer entry (plain buffer or iovec element) a walk is in. */
+struct sl_buf_entry {
+	__u64 base, start, len; /* user address, stream position, length */
+	__u64 next;             /* next iovec index */
+};
+/* The HTTP/2 frame walk: the frame header being read. */
 struct sl_h2_walk {
 	__u64 at, fill;          /* header's stream position, bytes of it read */
-	__u64 ebase, estart, elen; /* entry: user address, stream position, length */
-	__u64 next;              /* next iovec index */
+	struct sl_buf_entry e;
 	__u8 hdr[32];
+};
+/* The HTTP/1 walk: its framing (copied back when the walk ends), the run of
+ * head bytes it is in, and the block of bytes read into the payload area
+ * (free until the gather). */
+struct sl_h1_walk {
+	struct sl_h1_framing f;
+	__u64 at;             /* next byte to read */
+	__u64 run;            /* where the current run of head bytes started */
+	__u64 bstart, blen;   /* the block read */
+	__u64 shipped;        /* head bytes shipped so far */
+	struct sl_buf_entry e;
 };
 struct sl_scratch {
 	/* Loop state lives here, not on the stack: the verifier does not track
@@ -126,6 +186,7 @@ struct sl_scratch {
 	 * explored once per possible value. */
 	struct sl_gather_cursor cur;
 	struct sl_h2_walk walk;
+	struct sl_h1_walk h1;
 	__u32 nranges;
 	__u16 flags; /* the event's header flags, before per-range ones */
 	__u16 _pad;

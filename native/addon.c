@@ -433,6 +433,7 @@ static napi_value stats(napi_env env, napi_callback_info info)
 	set_num(env, kernel, "syscallArgsUnread", k[SL_STAT_SYSCALL_ARGS_UNREAD]);
 	set_num(env, kernel, "h2FramingLost", k[SL_STAT_H2_FRAMING_LOST]);
 	set_num(env, kernel, "headsUnshipped", k[SL_STAT_HEADS_UNSHIPPED]);
+	set_num(env, kernel, "h1FramingLost", k[SL_STAT_H1_FRAMING_LOST]);
 	CHECK(env, napi_set_named_property(env, obj, "kernel", kernel));
 	return obj;
 }

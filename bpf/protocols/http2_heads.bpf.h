@@ -59,25 +59,6 @@ static __always_inline void sl_h2_start(struct sl_h2_framing *h, __u64 pos, __u6
 		sl_h2_lose(h);
 }
 
-/* Adds [from, to) (syscall offsets) to the ranges to ship, merged with the
- * last one when they touch. False when there is no room left. */
-static __always_inline bool sl_range_add(struct sl_scratch *s, __u64 from, __u64 to)
-{
-	__u32 n = s->nranges;
-	struct sl_range *last = &s->ranges[(n - 1) & (SL_RANGES - 1)];
-
-	if (n > 0 && (__u64)last->off + last->len == from) {
-		last->len = to - last->off;
-		return true;
-	}
-	if (n >= SL_RANGES)
-		return false;
-	s->ranges[n & (SL_RANGES - 1)].off = from;
-	s->ranges[n & (SL_RANGES - 1)].len = to - from;
-	s->nranges = n + 1;
-	return true;
-}
-
 /*
  * One step of the walk over a syscall's frames: loads the next iovec entry,
  * or reads (part of) a frame header and, once it is whole, adds the frame's
@@ -90,31 +71,22 @@ static __always_inline long sl_h2_walk_step(struct sl_loop_ctx *x)
 	struct sl_scratch *s = x->s;
 	struct sl_h2_walk *w = &s->walk;
 	__u64 need = w->at + w->fill, k, len, keep, from, to;
-	struct iovec v;
 
 	if (need >= x->end)
 		return 1;
-	if (need >= w->estart + w->elen) {
-		if (!x->iov || w->next >= SL_MAX_IOV ||
-		    bpf_probe_read_user(&v, sizeof(v), &x->iov[w->next & (SL_MAX_IOV - 1)]))
-			return 1;
-		w->next++;
-		w->estart += w->elen;
-		w->ebase = (__u64)v.iov_base;
-		w->elen = v.iov_len;
-		return 0;
-	}
+	if (need >= w->e.start + w->e.len)
+		return !sl_entry_next(&w->e, x->iov);
 	if (w->fill < SL_H2_FRAME_HEADER) {
 		k = SL_H2_FRAME_HEADER - w->fill;
-		if (k > w->estart + w->elen - need)
-			k = w->estart + w->elen - need;
+		if (k > w->e.start + w->e.len - need)
+			k = w->e.start + w->e.len - need;
 		if (k > x->end - need)
 			k = x->end - need;
 		/* clang knows k <= 9 and would drop the mask; verifiers before 6.8
 		 * learn no bound from comparing two unknown registers. */
 		barrier_var(k);
 		if (bpf_probe_read_user(w->hdr + (w->fill & 15), k & 15,
-					(void *)(w->ebase + (need - w->estart))))
+					(void *)(w->e.base + (need - w->e.start))))
 			return 1;
 		w->fill += k;
 		if (w->fill < SL_H2_FRAME_HEADER)
@@ -161,10 +133,7 @@ static __always_inline void sl_h2_walk(struct sl_scratch *s, struct sl_h2_framin
 	w->at = h->next;
 	w->fill = h->have;
 	__builtin_memcpy(w->hdr, h->head, sizeof(h->head));
-	w->ebase = buf;
-	w->estart = pos;
-	w->elen = iov ? 0 : ret;
-	w->next = 0;
+	sl_entry_first(&w->e, buf, iov, pos, ret);
 	SL_LOOP(SL_H2_WALK_STEPS, sl_h2_walk_cb, &x);
 	if (w->at + w->fill < x.end) {
 		/* Out of steps, or the buffer could not be read to its end. */

@@ -48,6 +48,8 @@ export interface KernelStats {
   h2FramingLost: number;
   /** Syscalls with more head ranges past the cap than the kernel ships (SL_RANGES). */
   headsUnshipped: number;
+  /** HTTP/1 walks past the cap that met framing they did not understand (or bytes they did not see): heads past the cap stop shipping there until a message starts a syscall again. */
+  h1FramingLost: number;
 }
 
 export interface AddonStats {

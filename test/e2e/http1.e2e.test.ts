@@ -55,6 +55,13 @@ function nodeServer(): http.Server {
         res.writeHead(201, { 'content-length': body.length });
         res.end(body);
       });
+    } else if (url.startsWith('/sized/')) {
+      const body = Buffer.alloc(Number(url.split('/')[2]), 0x73);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+      res.end(body);
+    } else if (url === '/nocontent') {
+      res.writeHead(204);
+      res.end();
     } else if (url === '/missing') {
       res.writeHead(404, { 'content-length': 9 });
       res.end('not found');
@@ -107,6 +114,15 @@ describe('HTTP/1.x end to end with real eBPF', { skip }, () => {
     await agent.waitFor(before + count, match);
     await sleep(SETTLE_MS);
     return agent.transactions().filter(match).slice(before);
+  }
+
+  /** The kernel's counters, with the bytes the tracker lost. */
+  async function kernelStats(): Promise<{ h1FramingLost: number; headsUnshipped: number; bytesLost: number; bytesUncaptured: number }> {
+    const stats = JSON.parse((await httpGet(agent.adminPort, '/stats')).body) as {
+      capture: { kernel: { h1FramingLost: number; headsUnshipped: number } };
+      tracker: { bytesLost: number; bytesUncaptured: number };
+    };
+    return { ...stats.capture.kernel, bytesLost: stats.tracker.bytesLost, bytesUncaptured: stats.tracker.bytesUncaptured };
   }
 
   before(async () => {
@@ -301,6 +317,96 @@ describe('HTTP/1.x end to end with real eBPF', { skip }, () => {
         [['GET', '/bigchunks', 200, 16 * 65536, false]],
       );
     }
+  });
+
+  it('pipelined responses with large bodies, all read in one recv: the kernel ships their heads, not their bodies', async () => {
+    // The client peeks (never counted as read) until the last response has
+    // arrived, then takes all of them in one recv: 122 KB, seven times the
+    // per-syscall capture, with seven heads past it. The HEAD response
+    // announces 30,000 bytes it does not send.
+    const reqs = [
+      ['GET', '/sized/20000'], ['GET', '/chunked'], ['HEAD', '/sized/30000'], ['GET', '/sized/30000'], ['GET', '/nocontent'],
+      ['GET', '/sized/25000'], ['GET', '/sized/40000'], ['GET', '/sized/17'], ['GET', '/missing'],
+    ];
+    const paths = reqs.map(([, p]) => p!);
+    const client = [
+      'import socket,sys',
+      's=socket.socket()',
+      's.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,4<<20)',
+      's.connect(("127.0.0.1",int(sys.argv[1])))',
+      `s.sendall(b"".join(m.encode()+b" "+p.encode()+b" HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n" for m,p in ${JSON.stringify(reqs)}))`,
+      'import time',
+      'while not s.recv(4<<20,socket.MSG_PEEK).endswith(b"not found"): time.sleep(0.02)',
+      'n=len(s.recv(4<<20,socket.MSG_PEEK))',
+      'got=s.recv(n,socket.MSG_WAITALL)',
+      'print(len(got), got.count(b"HTTP/1.1 "))',
+    ].join('\n');
+    const before = await kernelStats();
+    const { stdout } = await run('python3', ['-c', client, String(ports.node)]);
+    const [bytes, heads] = stdout.trim().split(' ').map(Number);
+    assert.equal(heads, reqs.length);
+    assert.ok(bytes! > 121_026, `one recv of ${bytes} bytes`);
+    const txs = (await settled(ports.node, 2 * reqs.length)).filter((tx) => paths.includes(tx.path));
+    const want = [
+      ['GET', '/sized/20000', 200, 20000], ['GET', '/chunked', 200, 6000], ['HEAD', '/sized/30000', 200, 0], ['GET', '/sized/30000', 200, 30000],
+      ['GET', '/nocontent', 204, 0], ['GET', '/sized/25000', 200, 25000], ['GET', '/sized/40000', 200, 40000], ['GET', '/sized/17', 200, 17],
+      ['GET', '/missing', 404, 9],
+    ];
+    for (const side of [serverSide(ports.node), clientSide(ports.node)]) {
+      assert.deepEqual(txs.filter(side).map((tx) => [tx.method, tx.path, tx.status, tx.responseBytes, tx.truncated ?? false]), want.map((w) => [...w, false]));
+    }
+    const after = await kernelStats();
+    assert.equal(after.h1FramingLost - before.h1FramingLost, 0);
+    assert.equal(after.headsUnshipped - before.headsUnshipped, 0);
+    assert.equal(after.bytesLost - before.bytesLost, 0);
+    // Bodies stayed in the kernel: on the reading side alone, every body
+    // past its first 7 bytes (the HEAD test) and all the chunk data.
+    assert.ok(after.bytesUncaptured - before.bytesUncaptured >= 19993 + 6000 + 29993 + 24993 + 39993, `${after.bytesUncaptured - before.bytesUncaptured} bytes uncaptured`);
+  });
+
+  it('a chunked response read 64 KiB at a time, and a chunked upload sent in one write: exact on both ends', async () => {
+    // Reads of 65,543 bytes end two bytes earlier in each 64 KiB chunk's
+    // framing than the last, so read boundaries cross chunk-size lines and
+    // CRLFs; each read holds the next chunk-size line past the capture.
+    const reader = [
+      'import socket,sys,time',
+      's=socket.socket()',
+      's.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,4<<20)',
+      's.connect(("127.0.0.1",int(sys.argv[1])))',
+      's.sendall(b"GET /bigchunks HTTP/1.1\\r\\nHost: t\\r\\nConnection: close\\r\\n\\r\\n")',
+      'while not s.recv(4<<20,socket.MSG_PEEK).endswith(b"0\\r\\n\\r\\n"): time.sleep(0.02)',
+      'n=0',
+      'while True:',
+      '  d=s.recv(65543)',
+      '  if not d: break',
+      '  n+=len(d)',
+      'print(n)',
+    ].join('\n');
+    const uploader = [
+      'import socket,sys',
+      's=socket.create_connection(("127.0.0.1",int(sys.argv[1])))',
+      'body=b"".join(b"%x\\r\\n"%30000+b"u"*30000+b"\\r\\n" for _ in range(10))+b"0\\r\\n\\r\\n"',
+      's.sendall(b"POST /post HTTP/1.1\\r\\nHost: t\\r\\nTransfer-Encoding: chunked\\r\\nConnection: close\\r\\n\\r\\n"+body)',
+      'got=b""',
+      'while True:',
+      '  d=s.recv(65536)',
+      '  if not d: break',
+      '  got+=d',
+      'print(got.split(b"\\r\\n\\r\\n")[1].decode())',
+    ].join('\n');
+    const before = await kernelStats();
+    assert.ok(Number((await run('python3', ['-c', reader, String(ports.node)])).stdout) > 16 * 65536);
+    assert.equal((await run('python3', ['-c', uploader, String(ports.node)])).stdout.trim(), 'got 300000');
+    const txs = await settled(ports.node, 4);
+    for (const side of [serverSide(ports.node), clientSide(ports.node)]) {
+      assert.deepEqual(
+        txs.filter(side).map((tx) => [tx.method, tx.path, tx.status, tx.requestBytes, tx.responseBytes, tx.truncated ?? false]),
+        [['GET', '/bigchunks', 200, 0, 16 * 65536, false], ['POST', '/post', 201, 300000, 10, false]],
+      );
+    }
+    const after = await kernelStats();
+    assert.equal(after.h1FramingLost - before.h1FramingLost, 0);
+    assert.equal(after.bytesLost - before.bytesLost, 0);
   });
 
   it('a keep-alive connection opened before the agent started', async () => {

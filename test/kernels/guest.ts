@@ -1,6 +1,6 @@
 // Runs inside a test guest booted by test/kernels/run.sh: the agent on the
 // guest's kernel, the HTTP/1 scenario (keep-alive and pipelining), one gRPC
-// scenario with exact counts, HTTP/2 batched past the per-syscall cap, the
+// scenario with exact counts, HTTP/2 and HTTP/1 batched past the per-syscall cap, the
 // kernel's loss counters, and the start-up report. Prints one line,
 // SIDELIGHT-KERNEL-RESULT <json>, that the host reads off the serial console.
 import assert from 'node:assert/strict';
@@ -109,6 +109,51 @@ async function h2Batch(agent: RunningAgent): Promise<void> {
   assert.deepEqual(rows, [...Array(50).keys()].flatMap((i) => [`client /batch/${i} 200 2048`, `server /batch/${i} 200 2048`]).sort());
 }
 
+/**
+ * A server writing six pipelined responses in one write (130 KB, eight
+ * times the per-syscall cap), one of them chunked: every exchange on both
+ * ends, since the kernel reads the HTTP/1 heads past the cap (bpf_loop).
+ */
+async function h1Batch(agent: RunningAgent): Promise<void> {
+  const sizes = [20000, 30000, 20000, 25000, 40000, 17]; // [2] is chunked
+  const chunk = Buffer.alloc(20000, 'c');
+  const reply = Buffer.concat(
+    sizes.map((n, i) =>
+      i === 2
+        ? Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4e20\r\n'), chunk, Buffer.from('\r\n0\r\n\r\n')])
+        : Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${n}\r\n\r\n`), Buffer.alloc(n, 'b')]),
+    ),
+  );
+  const server = net.createServer((s) => {
+    let got = '';
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      if (got.split('\r\n\r\n').length > sizes.length) s.write(reply);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const s = net.connect((server.address() as { port: number }).port, '127.0.0.1', () =>
+        s.write(sizes.map((_, i) => `GET /h1batch/${i} HTTP/1.1\r\nHost: g\r\n\r\n`).join('')),
+      );
+      let n = 0;
+      s.on('data', (d) => {
+        n += d.length;
+        if (n === reply.length) s.end();
+      });
+      s.on('close', () => resolve());
+      s.on('error', reject);
+    });
+  } finally {
+    server.close();
+  }
+  await agent.waitFor(12, (t) => t.path.startsWith('/h1batch/'), 120_000);
+  await sleep(1000);
+  const rows = agent.transactions().filter((t) => t.path.startsWith('/h1batch/')).map((t) => `${t.role} ${t.path} ${t.status} ${t.responseBytes} ${t.truncated ?? false}`).sort();
+  assert.deepEqual(rows, sizes.flatMap((n, i) => [`client /h1batch/${i} 200 ${n} false`, `server /h1batch/${i} 200 ${n} false`]).sort());
+}
+
 /** Kernels with bpf_loop (5.17): the HTTP/2 frame walk past the cap runs there. */
 function hasBpfLoop(release = os.release()): boolean {
   const [major, minor] = release.split('.').map(Number);
@@ -156,7 +201,7 @@ async function main(): Promise<Result> {
     for (const [name, check] of [
       ['http1', () => http1(agent, port)],
       ['grpc', () => grpcCalls(agent)],
-      ...(hasBpfLoop() ? ([['h2batch', () => h2Batch(agent)]] as const) : []),
+      ...(hasBpfLoop() ? ([['h2batch', () => h2Batch(agent)], ['h1batch', () => h1Batch(agent)]] as const) : []),
       ['counters', () => kernelCounters(agent)],
       ...(/^5\.10\./.test(os.release()) ? ([['memlock', memlockRefusal]] as const) : []),
     ] as const) {

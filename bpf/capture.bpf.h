@@ -110,18 +110,54 @@ static __always_inline void sl_capture_plain(struct sl_scratch *s, struct sl_con
 	}
 }
 
-/* Ships the gathered chunk; the first of a range after a gap says so. */
-static __always_inline bool sl_emit_gathered(struct sl_scratch *s, struct sl_conn *c, __u64 start)
+/* Closes the open piece: its length goes in its header, and the payload
+ * is padded to 8 for the next one. */
+static __always_inline void sl_piece_close(struct sl_scratch *s)
 {
 	struct sl_gather_cursor *cur = &s->cur;
-	struct sl_range *rg = &s->ranges[cur->r & (SL_RANGES - 1)];
+	struct sl_piece *p;
 
-	s->ev.hdr.flags = s->flags | (cur->r > 0 && start == rg->off ? SL_EV_F_SKIPPED : 0);
+	if (cur->piece == SL_NO_PIECE)
+		return;
+	p = (struct sl_piece *)(s->payload + (cur->piece & SL_FILL_MASK));
+	p->len = cur->fill - cur->piece - sizeof(*p);
+	cur->fill = (cur->fill + 7) & ~7ULL;
+	cur->piece = SL_NO_PIECE;
+}
+
+/* Ships the gathered pieces as one event. */
+static __always_inline bool sl_emit_gathered(struct sl_scratch *s, struct sl_conn *c)
+{
+	struct sl_gather_cursor *cur = &s->cur;
+
+	sl_piece_close(s);
+	s->ev.hdr.flags = s->flags | SL_EV_F_PIECES | cur->first_flag;
 	s->ev.klass = c->klass;
-	if (!sl_emit_chunk(s, start, cur->fill))
+	if (!sl_emit_chunk(s, cur->first_off, cur->fill))
 		return false;
 	c->shipped = 1;
 	cur->fill = 0;
+	return true;
+}
+
+/* Opens a piece at the cursor, in a new event if this one has no room for
+ * a header and a byte. */
+static __always_inline bool sl_piece_open(struct sl_scratch *s, struct sl_conn *c, struct sl_range *rg)
+{
+	struct sl_gather_cursor *cur = &s->cur;
+	struct sl_piece *p;
+
+	if (cur->fill + sizeof(*p) >= sl_chunk_bytes && !sl_emit_gathered(s, c))
+		return false;
+	if (cur->fill == 0) {
+		cur->first_off = cur->off;
+		cur->first_flag = cur->r > 0 && cur->off == rg->off ? SL_EV_F_SKIPPED : 0;
+	}
+	cur->piece = cur->fill;
+	p = (struct sl_piece *)(s->payload + (cur->piece & SL_FILL_MASK));
+	p->offset = cur->off;
+	p->len = 0;
+	cur->fill += sizeof(*p);
 	return true;
 }
 
@@ -129,8 +165,9 @@ static __always_inline bool sl_emit_gathered(struct sl_scratch *s, struct sl_con
  * One step of the gather of s->ranges (increasing, apart) from one plain
  * buffer (iov NULL) or an iovec array: finishes a range, loads an iovec
  * entry, steps over bytes between ranges, or copies up to a chunk's end.
- * Consecutive bytes are packed into chunks of sl_chunk_bytes, so a writev of
- * many small frames costs few events. Returns 1 when done.
+ * The ranges are packed as pieces into events of up to sl_chunk_bytes, so
+ * a syscall of many small heads apart costs few events. Returns 1 when
+ * done.
  */
 static __always_inline long sl_gather_step(struct sl_loop_ctx *x)
 {
@@ -146,10 +183,7 @@ static __always_inline long sl_gather_step(struct sl_loop_ctx *x)
 	rg = &s->ranges[cur->r & (SL_RANGES - 1)];
 	end = (__u64)rg->off + rg->len;
 	if (cur->off >= end) {
-		if (cur->fill && !sl_emit_gathered(s, x->c, cur->off - cur->fill)) {
-			x->failed = true;
-			return 1;
-		}
+		sl_piece_close(s);
 		cur->r++;
 		return 0;
 	}
@@ -170,6 +204,10 @@ static __always_inline long sl_gather_step(struct sl_loop_ctx *x)
 		cur->off += len;
 		return 0;
 	}
+	if (cur->piece == SL_NO_PIECE && !sl_piece_open(s, x->c, rg)) {
+		x->failed = true;
+		return 1;
+	}
 	len = cur->left < chunk - cur->fill ? cur->left : chunk - cur->fill;
 	if (len > end - cur->off)
 		len = end - cur->off;
@@ -183,7 +221,7 @@ static __always_inline long sl_gather_step(struct sl_loop_ctx *x)
 	cur->base += len;
 	cur->left -= len;
 	cur->off += len;
-	if (cur->fill >= chunk && !sl_emit_gathered(s, x->c, cur->off - cur->fill)) {
+	if (cur->fill >= chunk && !sl_emit_gathered(s, x->c)) {
 		x->failed = true;
 		return 1;
 	}
@@ -209,6 +247,7 @@ static __always_inline void sl_capture_ranges(struct sl_scratch *s, struct sl_co
 	cur->base = buf;
 	cur->left = iov ? 0 : total;
 	cur->off = cur->next = cur->fill = cur->r = 0;
+	cur->piece = SL_NO_PIECE;
 	s->flags = s->ev.hdr.flags;
 	if (SL_HAS_LOOP()) {
 		SL_LOOP(SL_GATHER_STEPS, sl_gather_cb, &x);
@@ -223,9 +262,10 @@ static __always_inline void sl_capture_ranges(struct sl_scratch *s, struct sl_co
 			if (sl_gather_step(&x))
 				break;
 	}
-	/* The buffer ended inside a range (a short iovec array). */
+	/* The last event, or the buffer ended inside a range (a short iovec
+	 * array). */
 	if (cur->fill && !x.failed)
-		sl_emit_gathered(s, c, cur->off - cur->fill);
+		sl_emit_gathered(s, c);
 }
 
 /*

@@ -34,6 +34,17 @@ enum sl_event_type {
  * (HTTP/2 DATA payload, HTTP/1 bodies and chunk data) whose heads were
  * shipped (heads, not bodies). */
 #define SL_EV_F_SKIPPED 2
+/* The payload is pieces of the syscall's bytes, back to back: each a
+ * struct sl_piece, then its bytes, padded to 8. Several ranges of one
+ * syscall (heads apart, bodies skipped between them) so cost one event.
+ * SL_EV_F_SKIPPED then concerns the first piece; each later piece follows
+ * bytes skipped on purpose. chunk_offset is the first piece's. */
+#define SL_EV_F_PIECES 4
+
+struct sl_piece {
+	__u32 offset; /* within the syscall's bytes */
+	__u32 len;    /* bytes that follow */
+};
 
 enum sl_direction {
 	SL_DIR_EGRESS = 0,  /* this process sent the bytes */

@@ -157,7 +157,11 @@ struct sl_range {
 /* The gather over a syscall's buffer (one plain buffer or an iovec array). */
 struct sl_gather_cursor {
 	__u64 base, left, off, next, fill, r;
+	__u64 piece;      /* payload position of the open piece's header, or SL_NO_PIECE */
+	__u64 first_off;  /* the event's first piece: its syscall offset */
+	__u64 first_flag; /* and SL_EV_F_SKIPPED if bytes were skipped before it */
 };
+#define SL_NO_PIECE (~0ULL)
 /* The buffer entry (plain buffer or iovec element) a walk is in. */
 struct sl_buf_entry {
 	__u64 base, start, len; /* user address, stream position, length */

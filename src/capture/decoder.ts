@@ -1,6 +1,6 @@
 // Walks one batch from the addon: records back to back, each padded to 8
 // bytes. One event object per kind is reused: sinks must copy what they keep.
-import { CLOSE_EVENT_SIZE, DATA_EVENT_SIZE, EV_CLOSE, EV_DATA, EV_F_SKIPPED, EV_F_TLS, EV_TLS_BIND, EXPECTED, TLS_BIND_EVENT_SIZE } from './layout';
+import { CLOSE_EVENT_SIZE, DATA_EVENT_SIZE, EV_CLOSE, EV_DATA, EV_F_PIECES, EV_F_SKIPPED, EV_F_TLS, EV_TLS_BIND, EXPECTED, PIECE_HEADER, TLS_BIND_EVENT_SIZE } from './layout';
 import type { CloseEvent, DataEvent, Endpoint, EventSink, TlsBindEvent } from './events';
 
 const D = EXPECTED.sl_data_event;
@@ -102,10 +102,28 @@ export class BatchDecoder {
     e.syscall = b[o + D.syscall[0]]!;
     e.role = b[o + D.role[0]]!;
     e.klass = b[o + D.klass[0]]!;
-    e.payload = b.subarray(o + DATA_EVENT_SIZE, o + DATA_EVENT_SIZE + len);
     e.batch = b;
     e.base = o;
-    this.sink.onData(e);
+    if ((b[o + 2]! & EV_F_PIECES) === 0) {
+      e.payload = b.subarray(o + DATA_EVENT_SIZE, o + DATA_EVENT_SIZE + len);
+      this.sink.onData(e);
+      return;
+    }
+    // Pieces of one syscall, apart: each after the first follows bytes
+    // skipped on purpose. The sink sees each as an event of its own.
+    const end = o + DATA_EVENT_SIZE + len;
+    for (let p = o + DATA_EVENT_SIZE; p < end; ) {
+      const n = p + PIECE_HEADER <= end ? u32[(p >>> 2) + 1]! : end;
+      if (p + PIECE_HEADER + n > end) {
+        this.stats.malformed++;
+        return;
+      }
+      e.chunkOffset = u32[p >>> 2]!;
+      e.payload = b.subarray(p + PIECE_HEADER, p + PIECE_HEADER + n);
+      this.sink.onData(e);
+      e.skippedBefore = true;
+      p += (PIECE_HEADER + n + 7) & ~7;
+    }
   }
 
   private decodeClose(b: Buffer, o: number): void {

@@ -7,8 +7,12 @@ export const EV_CLOSE = 2;
 export const EV_TLS_BIND = 3;
 /** sl_header.flags: plaintext read at the TLS library; conn_id names the TLS session. */
 export const EV_F_TLS = 1;
-/** sl_header.flags: the syscall's bytes before this payload were skipped on purpose (HTTP/2 DATA past the cap). */
+/** sl_header.flags: the syscall's bytes before this payload were skipped on purpose (bodies whose heads were shipped). */
 export const EV_F_SKIPPED = 2;
+/** sl_header.flags: the payload is pieces of the syscall's bytes, each an 8-byte header (u32 offset, u32 length) and its bytes padded to 8. */
+export const EV_F_PIECES = 4;
+/** Bytes of a piece's header (struct sl_piece). */
+export const PIECE_HEADER = 8;
 export const DIR_EGRESS = 0;
 export const DIR_INGRESS = 1;
 export const ROLE_UNKNOWN = 0;
@@ -44,12 +48,12 @@ export const CLOSE_EVENT_SIZE = 72;
 export const TLS_BIND_EVENT_SIZE = 104;
 
 /** Added after recordings were first made: a recording without them has none of their events. */
-const ADDED_LATER = new Set(['sl_tls_bind_event', 'SL_EV_TLS_BIND', 'SL_EV_F_TLS', 'SL_EV_F_SKIPPED', 'SL_CLASS_OTHER', 'SL_CLASS_TLS', 'SL_SYS_SSL_READ', 'SL_SYS_SSL_WRITE']);
+const ADDED_LATER = new Set(['sl_tls_bind_event', 'SL_EV_TLS_BIND', 'SL_EV_F_TLS', 'SL_EV_F_SKIPPED', 'SL_EV_F_PIECES', 'SL_CLASS_OTHER', 'SL_CLASS_TLS', 'SL_SYS_SSL_READ', 'SL_SYS_SSL_WRITE']);
 
 const EXPECTED_CONSTANTS: Record<string, number> = {
   SL_EV_DATA: EV_DATA, SL_EV_CLOSE: EV_CLOSE, SL_DIR_EGRESS: DIR_EGRESS, SL_DIR_INGRESS: DIR_INGRESS,
   SL_ROLE_UNKNOWN: ROLE_UNKNOWN, SL_ROLE_CLIENT: ROLE_CLIENT, SL_ROLE_SERVER: ROLE_SERVER,
-  SL_SYS_SENDFILE: SYS_SENDFILE, SL_EV_TLS_BIND: EV_TLS_BIND, SL_EV_F_TLS: EV_F_TLS, SL_EV_F_SKIPPED: EV_F_SKIPPED, SL_CLASS_OTHER: CLASS_OTHER,
+  SL_SYS_SENDFILE: SYS_SENDFILE, SL_EV_TLS_BIND: EV_TLS_BIND, SL_EV_F_TLS: EV_F_TLS, SL_EV_F_SKIPPED: EV_F_SKIPPED, SL_EV_F_PIECES: EV_F_PIECES, SL_CLASS_OTHER: CLASS_OTHER,
   SL_CLASS_TLS: CLASS_TLS, SL_SYS_SSL_READ: SYS_SSL_READ, SL_SYS_SSL_WRITE: SYS_SSL_WRITE,
 };
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { loadAddon } from '../../src/capture/addon';
 import { BatchDecoder, commOf, endpointsOf } from '../../src/capture/decoder';
 import type { CloseEvent, DataEvent, TlsBindEvent } from '../../src/capture/events';
-import { layoutMismatches } from '../../src/capture/layout';
+import { DATA_EVENT_SIZE, layoutMismatches } from '../../src/capture/layout';
 import { closeRecord, dataRecord, tlsBindRecord } from '../support/batch';
 
 describe('batch decoder', () => {
@@ -33,6 +33,33 @@ describe('batch decoder', () => {
       { conn: 1, pos: 0, n: 3, cap: 3, dir: 0, text: 'abc', comm: 'server', local: { address: '2001:db8::1', port: 443 }, peer: { address: '10.0.0.7', port: 5555 } },
     ]);
     assert.deepEqual(dec.stats, { events: 3, malformed: 0, unknownType: 0 });
+  });
+
+  it('hands each piece of a pieced record to the sink as an event of its own; a piece running past its record is counted malformed', () => {
+    const seen: unknown[] = [];
+    const dec = new BatchDecoder({
+      onData: (e: DataEvent) => seen.push([e.chunkOffset, Buffer.from(e.payload).toString(), e.skippedBefore, e.captured, e.syscallBytes]),
+      onClose: () => assert.fail('no close expected'),
+      onTlsBind: () => assert.fail('no bind expected'),
+    });
+    const heads: [number, Buffer][] = [[0, Buffer.from('HTTP/1.1 200 OK\r\n\r\n')], [2019, Buffer.from('HTTP/1.1 204 No Content\r\n\r\n')], [4100, Buffer.from('0\r\n\r\n')]];
+    // The first piece follows skipped bytes only if the header says so.
+    dec.decode(Buffer.concat([dataRecord({ ts: 1n, connId: 4, streamPos: 0, syscallBytes: 5000, direction: 1, pieces: heads }), dataRecord({ ts: 2n, connId: 4, streamPos: 5000, syscallBytes: 9000, direction: 1, flags: 2, pieces: [[700, Buffer.from('x')]] })]), 2);
+    assert.deepEqual(seen, [
+      [0, 'HTTP/1.1 200 OK\r\n\r\n', false, 4105, 5000],
+      [2019, 'HTTP/1.1 204 No Content\r\n\r\n', true, 4105, 5000],
+      [4100, '0\r\n\r\n', true, 4105, 5000],
+      [700, 'x', true, 701, 9000],
+    ]);
+    assert.deepEqual(dec.stats, { events: 2, malformed: 0, unknownType: 0 });
+
+    // A piece length past the record: the pieces before it are delivered, the record counted.
+    seen.length = 0;
+    const bad = dataRecord({ ts: 3n, connId: 4, streamPos: 14000, syscallBytes: 100, direction: 1, pieces: [[0, Buffer.from('ab')], [50, Buffer.from('cd')]] });
+    bad.writeUInt32LE(4000, DATA_EVENT_SIZE + 16 + 4);
+    dec.decode(bad, 1);
+    assert.deepEqual(seen, [[0, 'ab', false, 52, 100]]);
+    assert.deepEqual(dec.stats, { events: 3, malformed: 1, unknownType: 0 });
   });
 
   it('counts a truncated batch instead of reading past it', () => {

@@ -173,6 +173,44 @@ describe('connection tracker', () => {
       })),
     );
     assert.equal(again.tracker.stats.bytesLost, write.length - shipped - (write.length - last[0] - last[1]));
+
+    // The same ranges packed as pieces into one event, as the kernel's gather packs them.
+    const packed = setup();
+    packed.feed(
+      { ts: 1n, connId: 10, streamPos: 0, syscallBytes: request.length, payload: request, direction: IN, role: 2, klass: 2 },
+      { ts: 2n, connId: 10, streamPos: 0, syscallBytes: write.length, direction: OUT, role: 2, klass: 2, pieces: ranges.map(([off, len]) => [off, write.subarray(off, off + len)]) },
+    );
+    assert.deepEqual(packed.txs.map((tx) => [tx.target, tx.status, tx.responseBytes]), [1, 3, 5, 7].map((id) => [`/s${id}`, 200, 3000]));
+    assert.deepEqual([packed.tracker.stats.bytesUncaptured, packed.tracker.stats.bytesLost, packed.tracker.stats.http2.frames.desyncs], [write.length - shipped, 0, 0]);
+  });
+
+  it('HTTP/1 heads alone (as the kernel ships a followed syscall): pipelined responses and a chunked one, bodies counted as uncaptured', () => {
+    const { txs, tracker, feed } = setup();
+    const requests = Buffer.from(['/a', '/b', '/c', '/d'].map((p) => `GET ${p} HTTP/1.1\r\nHost: h\r\n\r\n`).join(''));
+    const head = (n: number) => Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${n}\r\n\r\n`);
+    const chunkedHead = Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nbb8\r\n');
+    const parts = [head(3000), Buffer.alloc(3000, 1), head(5), Buffer.from('fives'), chunkedHead, Buffer.alloc(3002, 2), Buffer.from('0\r\n\r\n'), head(4000), Buffer.alloc(4000, 3)];
+    const write = Buffer.concat(parts);
+    // What the kernel ships: heads, a response body's first 7 bytes, the
+    // chunk-size lines; runs that touch merge.
+    const keep = [true, 7, true, true, true, 0, true, true, 7];
+    const pieces: [number, Buffer][] = [];
+    let at = 0;
+    parts.forEach((part, i) => {
+      const n = keep[i] === true ? part.length : Math.min(part.length, keep[i] as number);
+      const last = pieces[pieces.length - 1];
+      if (n > 0 && last && last[0] + last[1].length === at) last[1] = Buffer.concat([last[1], part.subarray(0, n)]);
+      else if (n > 0) pieces.push([at, part.subarray(0, n)]);
+      at += part.length;
+    });
+    feed(
+      { ts: 1n, connId: 11, streamPos: 0, syscallBytes: requests.length, payload: requests, direction: IN, role: 2 },
+      { ts: 2n, connId: 11, streamPos: 0, syscallBytes: write.length, direction: OUT, role: 2, pieces },
+    );
+    assert.deepEqual(txs.map((tx) => [tx.target, tx.status, tx.responseBytes, tx.truncated]), [['/a', 200, 3000, false], ['/b', 200, 5, false], ['/c', 200, 3000, false], ['/d', 200, 4000, false]]);
+    const shipped = pieces.reduce((n, [, b]) => n + b.length, 0);
+    assert.deepEqual([tracker.stats.bytesUncaptured, tracker.stats.bytesLost, tracker.stats.http1.parseErrors], [write.length - shipped, 0, 0]);
+    assert.equal(pieces.length, 3, 'three runs of heads apart, in one event');
   });
 
   it('bytes held for a verdict are bounded; past 8 KiB they become a counted gap, never counted twice', () => {

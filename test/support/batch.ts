@@ -1,6 +1,6 @@
 // Builds batches in the addon's format (records padded to 8 bytes), to test
 // the decoder and the tracker without the kernel.
-import { CLOSE_EVENT_SIZE, DATA_EVENT_SIZE, EV_CLOSE, EV_DATA, EV_TLS_BIND, EXPECTED, TLS_BIND_EVENT_SIZE } from '../../src/capture/layout';
+import { CLOSE_EVENT_SIZE, DATA_EVENT_SIZE, EV_CLOSE, EV_DATA, EV_F_PIECES, EV_TLS_BIND, EXPECTED, PIECE_HEADER, TLS_BIND_EVENT_SIZE } from '../../src/capture/layout';
 
 const D = EXPECTED.sl_data_event;
 const C = EXPECTED.sl_close_event;
@@ -27,6 +27,21 @@ export interface DataSpec {
   family?: number;
   /** sl_header.flags (1: TLS plaintext, connId is the TLS session's). */
   flags?: number;
+  /** Pieces of the syscall's bytes [offset, bytes], packed as the kernel's gather packs them (sets EV_F_PIECES; payload and chunkOffset are ignored). */
+  pieces?: [number, Buffer][];
+}
+
+/** The payload of a pieced record: each piece's header, its bytes, padding to 8. */
+export function packPieces(pieces: [number, Buffer][]): Buffer {
+  return Buffer.concat(
+    pieces.map(([offset, bytes]) => {
+      const b = Buffer.alloc((PIECE_HEADER + bytes.length + 7) & ~7);
+      b.writeUInt32LE(offset, 0);
+      b.writeUInt32LE(bytes.length, 4);
+      bytes.copy(b, PIECE_HEADER);
+      return b;
+    }),
+  );
 }
 
 function u64(b: Buffer, off: number, v: number): void {
@@ -35,6 +50,10 @@ function u64(b: Buffer, off: number, v: number): void {
 }
 
 export function dataRecord(s: DataSpec): Buffer {
+  if (s.pieces) {
+    const captured = s.captured ?? Math.max(...s.pieces.map(([o, b]) => o + b.length));
+    return dataRecord({ ...s, pieces: undefined, payload: packPieces(s.pieces), chunkOffset: s.pieces[0]?.[0] ?? 0, captured, flags: (s.flags ?? 0) | EV_F_PIECES });
+  }
   const payload = s.payload ?? Buffer.alloc(0);
   const size = DATA_EVENT_SIZE + payload.length;
   const b = Buffer.alloc((size + 7) & ~7);

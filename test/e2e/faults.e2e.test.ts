@@ -238,6 +238,8 @@ describe('faults', { skip }, () => {
 
   it('an agent restarted in the middle of keep-alive connections reports their later requests exactly', async () => {
     const { srv, port } = await server();
+    // Idle connections must outlive a slow start of the second agent (Node closes them after 5 s by default).
+    srv.keepAliveTimeout = 120_000;
     const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 2 });
     const get = (p: string) => new Promise<void>((resolve, reject) => {
       http.get({ host: '127.0.0.1', port, path: p, agent: keepAlive }, (res) => res.resume().on('end', resolve)).on('error', reject);

@@ -28,5 +28,11 @@ echo "== sidelight vs. a two-hop HAProxy sidecar mesh: wrk (saturating) and h2lo
 node dist/bench/mesh.js --seconds 5 --rounds 3
 echo "== a batching HTTP/2 server (25 streams of 2 KiB per writev, past the per-syscall cap): exactness, drops, BPF and agent CPU per request (node dist/bench/batching.js --rounds 3)"
 node dist/bench/batching.js --rounds 3
-echo "== a batching HTTP/1.1 server (25 pipelined requests per connection, 2 KiB bodies): the same figures (node dist/bench/batching.js --protocol h1 --rounds 3)"
+echo "== a batching HTTP/1.1 server (25 pipelined requests per connection, 2 KiB bodies): the same figures (node dist/bench/batching.js --protocol h1 --rounds 3
+echo "== a burst of 3,000 HTTP/2 requests through HAProxy to nginx over HTTP/1.1, both hops watched at default settings: small page, then 16 KiB bodies (node dist/bench/burst.js --rounds 3 [--body 16384])"
+node dist/bench/burst.js --rounds 3
+node dist/bench/burst.js --rounds 3 --body 16384)"
 node dist/bench/batching.js --protocol h1 --rounds 3
+echo "== a burst of 3,000 HTTP/2 requests through HAProxy to nginx over HTTP/1.1, both hops watched at default settings: small page, then 16 KiB bodies (node dist/bench/burst.js --rounds 3 [--body 16384])"
+node dist/bench/burst.js --rounds 3
+node dist/bench/burst.js --rounds 3 --body 16384

@@ -72,16 +72,23 @@ export class BatchDecoder {
         this.stats.malformed += count - i;
         return;
       }
+      if (type === EV_DATA && size >= DATA_EVENT_SIZE) {
+        // A pieced record whose pieces do not fit it is counted, not delivered; the next record is still read.
+        if (this.decodeData(buf, off, size)) this.stats.events++;
+        else this.stats.malformed++;
+        off += (size + 7) & ~7;
+        continue;
+      }
       this.stats.events++;
-      if (type === EV_DATA && size >= DATA_EVENT_SIZE) this.decodeData(buf, off, size);
-      else if (type === EV_CLOSE && size >= CLOSE_EVENT_SIZE) this.decodeClose(buf, off);
+      if (type === EV_CLOSE && size >= CLOSE_EVENT_SIZE) this.decodeClose(buf, off);
       else if (type === EV_TLS_BIND && size >= TLS_BIND_EVENT_SIZE) this.decodeTlsBind(buf, off);
       else this.stats.unknownType++;
       off += (size + 7) & ~7;
     }
   }
 
-  private decodeData(b: Buffer, o: number, size: number): void {
+  /** False when the record's pieces do not fit it (nothing delivered). */
+  private decodeData(b: Buffer, o: number, size: number): boolean {
     const e = this.data;
     const u32 = this.u32;
     const w = o >>> 2; // records start 8-aligned; every field is aligned to its size
@@ -107,23 +114,26 @@ export class BatchDecoder {
     if ((b[o + 2]! & EV_F_PIECES) === 0) {
       e.payload = b.subarray(o + DATA_EVENT_SIZE, o + DATA_EVENT_SIZE + len);
       this.sink.onData(e);
-      return;
+      return true;
     }
     // Pieces of one syscall, apart: each after the first follows bytes
-    // skipped on purpose. The sink sees each as an event of its own.
-    const end = o + DATA_EVENT_SIZE + len;
-    for (let p = o + DATA_EVENT_SIZE; p < end; ) {
-      const n = p + PIECE_HEADER <= end ? u32[(p >>> 2) + 1]! : end;
-      if (p + PIECE_HEADER + n > end) {
-        this.stats.malformed++;
-        return;
-      }
+    // skipped on purpose. The sink sees each as an event of its own, once
+    // all of them are known to fit the record (one at least).
+    const start = o + DATA_EVENT_SIZE;
+    const end = start + len;
+    let p = start;
+    while (p < end) {
+      if (p + PIECE_HEADER > end || p + PIECE_HEADER + u32[(p >>> 2) + 1]! > end) return false;
+      p += (PIECE_HEADER + u32[(p >>> 2) + 1]! + 7) & ~7;
+    }
+    if (p === start) return false;
+    for (p = start; p < end; p += (PIECE_HEADER + e.payload.length + 7) & ~7) {
       e.chunkOffset = u32[p >>> 2]!;
-      e.payload = b.subarray(p + PIECE_HEADER, p + PIECE_HEADER + n);
+      e.payload = b.subarray(p + PIECE_HEADER, p + PIECE_HEADER + u32[(p >>> 2) + 1]!);
       this.sink.onData(e);
       e.skippedBefore = true;
-      p += (PIECE_HEADER + n + 7) & ~7;
     }
+    return true;
   }
 
   private decodeClose(b: Buffer, o: number): void {

@@ -35,7 +35,7 @@ describe('batch decoder', () => {
     assert.deepEqual(dec.stats, { events: 3, malformed: 0, unknownType: 0 });
   });
 
-  it('hands each piece of a pieced record to the sink as an event of its own; a piece running past its record is counted malformed', () => {
+  it('hands each piece of a pieced record to the sink as an event of its own; a record whose pieces do not fit it is counted malformed, none delivered, and the next one read', () => {
     const seen: unknown[] = [];
     const dec = new BatchDecoder({
       onData: (e: DataEvent) => seen.push([e.chunkOffset, Buffer.from(e.payload).toString(), e.skippedBefore, e.captured, e.syscallBytes]),
@@ -53,13 +53,15 @@ describe('batch decoder', () => {
     ]);
     assert.deepEqual(dec.stats, { events: 2, malformed: 0, unknownType: 0 });
 
-    // A piece length past the record: the pieces before it are delivered, the record counted.
+    // A piece length past the record, then a pieced record with no piece at all: neither is delivered.
     seen.length = 0;
     const bad = dataRecord({ ts: 3n, connId: 4, streamPos: 14000, syscallBytes: 100, direction: 1, pieces: [[0, Buffer.from('ab')], [50, Buffer.from('cd')]] });
     bad.writeUInt32LE(4000, DATA_EVENT_SIZE + 16 + 4);
-    dec.decode(bad, 1);
-    assert.deepEqual(seen, [[0, 'ab', false, 52, 100]]);
-    assert.deepEqual(dec.stats, { events: 3, malformed: 1, unknownType: 0 });
+    const empty = dataRecord({ ts: 4n, connId: 4, streamPos: 14100, syscallBytes: 10, direction: 1, flags: 4, payload: Buffer.alloc(0) });
+    const good = dataRecord({ ts: 5n, connId: 4, streamPos: 14110, syscallBytes: 3, direction: 1, pieces: [[0, Buffer.from('end')]] });
+    dec.decode(Buffer.concat([bad, empty, good]), 3);
+    assert.deepEqual(seen, [[0, 'end', false, 3, 3]]);
+    assert.deepEqual(dec.stats, { events: 3, malformed: 2, unknownType: 0 });
   });
 
   it('counts a truncated batch instead of reading past it', () => {

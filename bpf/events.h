@@ -41,6 +41,10 @@ enum sl_event_type {
  * bytes skipped on purpose. chunk_offset is the first piece's. */
 #define SL_EV_F_PIECES 4
 
+/* Values of sl_h2_bodies (maps.bpf.h), written by the loader. */
+#define SL_H2_HEADS 1  /* the connection carries no gRPC: its DATA payloads matter to nobody */
+#define SL_H2_BODIES 2 /* it carries gRPC: message prefixes may lie anywhere in them */
+
 struct sl_piece {
 	__u32 offset; /* within the syscall's bytes */
 	__u32 len;    /* bytes that follow */

@@ -95,7 +95,7 @@ struct sl_conn {
 		struct sl_h2_framing h2[2];
 		struct sl_h1_framing h1[2];
 	};
-	__u8 heads_only; /* user space needs no HTTP/2 body bytes (sl_heads_only) */
+	__u8 h2_said; /* what user space said of its HTTP/2 bodies (sl_h2_bodies), 0 until it says */
 	__u8 _pad2[7];
 };
 
@@ -268,17 +268,17 @@ SL_EXTERN struct {
 	__type(value, __u64);
 } sl_port_bits SEC(".maps");
 
-/* HTTP/2 connections (by connection id, or TLS session id) whose DATA
- * payloads user space does not need: they carry no gRPC, whose message
- * prefixes it counts. Only heads are shipped from then on, cap or not.
- * LRU: ids are never reused, and an entry for a closed connection just ages
- * out. */
+/* What user space said of an HTTP/2 connection's DATA payloads (by
+ * connection id, or TLS session id), from its first request: SL_H2_HEADS,
+ * it carries no gRPC and needs none of them; SL_H2_BODIES, it carries gRPC,
+ * whose message prefixes may lie anywhere in them. LRU: ids are never
+ * reused, and an entry for a closed connection just ages out. */
 SL_EXTERN struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, __u8);
-} sl_heads_only SEC(".maps");
+} sl_h2_bodies SEC(".maps");
 
 /* Processes user space has left out (by executable, namespace or pod
  * labels): tgid -> the group leader's start time in clock ticks, as

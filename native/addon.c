@@ -278,16 +278,18 @@ static napi_value skip_process(napi_env env, napi_callback_info info)
 	return r;
 }
 
-static napi_value heads_only(napi_env env, napi_callback_info info)
+static napi_value h2_bodies(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
-	napi_value argv[1], r;
+	size_t argc = 2;
+	napi_value argv[2], r;
 	int64_t id = 0;
+	bool wanted = false;
 	int e = -ESRCH;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (argc == 1 && napi_get_value_int64(env, argv[0], &id) == napi_ok && id > 0 && current && !current->stopping)
-		e = sl_loader_heads_only(current->loader, (uint64_t)id);
+	if (argc == 2 && napi_get_value_int64(env, argv[0], &id) == napi_ok && id > 0 &&
+	    napi_get_value_bool(env, argv[1], &wanted) == napi_ok && current && !current->stopping)
+		e = sl_loader_h2_bodies(current->loader, (uint64_t)id, wanted);
 	CHECK(env, napi_get_boolean(env, e == 0, &r));
 	return r;
 }
@@ -509,7 +511,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL },
 		{ "skipProcess", NULL, skip_process, NULL, NULL, NULL, napi_default, NULL },
 		{ "unskipProcess", NULL, unskip_process, NULL, NULL, NULL, napi_default, NULL },
-		{ "headsOnly", NULL, heads_only, NULL, NULL, NULL, napi_default, NULL },
+		{ "h2Bodies", NULL, h2_bodies, NULL, NULL, NULL, napi_default, NULL },
 		{ "attachTls", NULL, attach_tls, NULL, NULL, NULL, napi_default, NULL },
 		{ "dropCapabilities", NULL, drop_capabilities, NULL, NULL, NULL, napi_default, NULL },
 		{ "programs", NULL, programs, NULL, NULL, NULL, napi_default, NULL },

@@ -530,11 +530,11 @@ int sl_loader_skip_process(struct sl_loader *l, uint32_t tgid, uint64_t start_ti
 	return 0;
 }
 
-int sl_loader_heads_only(struct sl_loader *l, uint64_t conn_id)
+int sl_loader_h2_bodies(struct sl_loader *l, uint64_t conn_id, bool wanted)
 {
-	uint8_t one = 1;
+	uint8_t said = wanted ? SL_H2_BODIES : SL_H2_HEADS;
 
-	if (bpf_map__update_elem(l->skel->maps.sl_heads_only, &conn_id, sizeof(conn_id), &one, sizeof(one), BPF_ANY))
+	if (bpf_map__update_elem(l->skel->maps.sl_h2_bodies, &conn_id, sizeof(conn_id), &said, sizeof(said), BPF_ANY))
 		return -errno;
 	return 0;
 }

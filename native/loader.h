@@ -69,7 +69,7 @@ int sl_loader_skip_process(struct sl_loader *l, uint32_t tgid, uint64_t start_ti
 int sl_loader_unskip_process(struct sl_loader *l, uint32_t tgid);
 /* The HTTP/2 connection (or TLS session) `conn_id` carries no gRPC: the
  * kernel ships its heads only. 0 or -errno. */
-int sl_loader_heads_only(struct sl_loader *l, uint64_t conn_id);
+int sl_loader_h2_bodies(struct sl_loader *l, uint64_t conn_id, bool wanted);
 
 /* Puts the TLS uprobes on one library file (by path; the kernel keys them
  * by inode, so every process mapping it is covered). cookie: the

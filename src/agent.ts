@@ -40,7 +40,7 @@ export async function runAgent(config: Config, log: Logger, signal: AbortSignal)
   }
   const { telemetry, linker, tracker } = buildPipeline(config, log, processes, () => capture.clockOffsetNs(), listeners, undefined, undefined, workloads);
   // Bodies of HTTP/2 connections without gRPC matter to no parser: the kernel stops copying them.
-  tracker.headsOnly = (connId) => void capture.headsOnly(connId);
+  tracker.h2Bodies = (connId, wanted) => void capture.h2Bodies(connId, wanted);
   const selector = selectionActive(config)
     ? new ProcessSelector(config, {
         exePath: (pid) => processes.exePath(pid),

@@ -20,6 +20,9 @@
 /* Frames one syscall's walk may cross, plus the iovec entries it steps
  * through; a longer syscall loses the direction's framing (counted). */
 #define SL_H2_WALK_STEPS (SL_MAX_IOV + 256)
+/* Bytes of each direction whose DATA payloads ship (within the cap) before
+ * user space has said whether the connection carries gRPC. */
+#define SL_H2_BODY_GRACE (64 * 1024)
 
 static __always_inline void sl_h2_lose(struct sl_h2_framing *h)
 {
@@ -145,16 +148,22 @@ static __always_inline void sl_h2_walk(struct sl_scratch *s, struct sl_h2_framin
 	__builtin_memcpy(h->head, w->hdr, sizeof(h->head));
 }
 
-/* User space said it needs none of this connection's DATA payloads (no
- * gRPC on it): from then on only heads ship, from the syscall's first byte.
- * Asked once per syscall until it says so; needs the frame walk (bpf_loop). */
-static __always_inline bool sl_h2_heads_only(struct sl_conn *c)
+/* Whether only heads ship, from the syscall's first byte: user space said
+ * the connection carries no gRPC, or it has not said yet and the direction
+ * is past its first SL_H2_BODY_GRACE bytes. User space reads a
+ * connection's first request some milliseconds after it is made, and a
+ * burst of large responses must not fill the ring meanwhile; the grace
+ * keeps a gRPC connection's first messages whole. Asked once per syscall
+ * until it says; needs the frame walk (bpf_loop). */
+static __always_inline bool sl_h2_heads_only(struct sl_conn *c, __u64 pos)
 {
+	__u8 *said;
+
 	if (!SL_HAS_LOOP())
 		return false;
-	if (!c->heads_only && bpf_map_lookup_elem(&sl_heads_only, &c->id))
-		c->heads_only = 1;
-	return c->heads_only;
+	if (!c->h2_said && (said = bpf_map_lookup_elem(&sl_h2_bodies, &c->id)))
+		c->h2_said = *said;
+	return c->h2_said == SL_H2_HEADS || (!c->h2_said && pos >= SL_H2_BODY_GRACE);
 }
 
 /* Whether the direction's frames are followed (found at its first HTTP/2
@@ -178,7 +187,7 @@ static __always_inline bool sl_h2_following(struct sl_conn *c, __u8 dir, __u64 p
 static __always_inline bool sl_h2_heads_alone(struct sl_conn *c, __u8 dir, __u64 pos, __u64 first,
 					      __u64 contig)
 {
-	return sl_h2_heads_only(c) && sl_h2_following(c, dir, pos, first, contig) &&
+	return sl_h2_heads_only(c, pos) && sl_h2_following(c, dir, pos, first, contig) &&
 	       c->h2[dir & 1].from_start;
 }
 

@@ -89,8 +89,8 @@ export interface Addon {
   /** Leaves a process out of new connections in the kernel (start time in clock ticks tells a reused pid). */
   skipProcess(tgid: number, startTicks: number): boolean;
   unskipProcess(tgid: number): boolean;
-  /** The kernel ships only frame heads of this HTTP/2 connection (or TLS session) from now on. */
-  headsOnly(connId: number): boolean;
+  /** Whether this HTTP/2 connection (or TLS session) needs its DATA payloads (it carries gRPC); if not, the kernel ships its frame heads only. */
+  h2Bodies(connId: number, wanted: boolean): boolean;
   /** Puts the TLS uprobes on one library file; throws one line when it cannot. */
   attachTls(file: string, memoryBio: boolean): { attached: number; missing: string[] };
   programs(): ProgramStatus[];

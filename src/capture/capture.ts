@@ -127,9 +127,9 @@ export class Capture {
     return this.running && this.addon.unskipProcess(tgid);
   }
 
-  /** This HTTP/2 connection (or TLS session) carries no gRPC: the kernel ships its frame heads only, never its bodies. */
-  headsOnly(connId: number): boolean {
-    return this.running && this.addon.headsOnly(connId);
+  /** Whether this HTTP/2 connection (or TLS session) carries gRPC: its DATA payloads then ship within the cap; otherwise only its frame heads. */
+  h2Bodies(connId: number, wanted: boolean): boolean {
+    return this.running && this.addon.h2Bodies(connId, wanted);
   }
 
   /** Detaches the programs; resolves once every captured event was decoded. */

@@ -137,7 +137,7 @@ export class ConnectionTracker implements EventSink {
    * is known not to be gRPC: the kernel may then ship only its frame heads
    * (the agent sets this to the capture's; replay leaves it a no-op).
    */
-  headsOnly: (connId: number) => void = () => {};
+  h2Bodies: (connId: number, wanted: boolean) => void = () => {};
   /** Thread of the event being parsed: the parser's callbacks run inside its push. */
   private tid = 0;
   /** Latest kernel timestamp seen. */
@@ -445,7 +445,7 @@ export class ConnectionTracker implements EventSink {
         clientSide,
         complete: c.fromStart && c.next[0] === 0 && c.next[1] === 0,
         synced: [c.fromStart && c.next[0] === 0, c.fromStart && c.next[1] === 0],
-        onNotGrpc: () => this.headsOnly(c.id),
+        onGrpcKnown: (grpc) => this.h2Bodies(c.id, grpc),
       },
       (head, startNs) => {
         const link = this.linkState(c);

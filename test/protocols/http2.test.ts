@@ -159,18 +159,21 @@ describe('HTTP/2 session', () => {
     assert.equal(out.stats.frames.desyncs, 0);
   });
 
-  it('tells once, at the first request known not to be gRPC, that bodies matter to nobody; gRPC requests and undecodable blocks never tell', () => {
+  it('tells once, at the first request whose content type is known, whether the connection carries gRPC; undecodable blocks never tell', () => {
     const told: string[] = [];
     const session = (what: string) =>
-      new Http2Session<undefined>(() => undefined, newHttp2Stats(), { ...FRESH, onNotGrpc: () => told.push(what) });
+      new Http2Session<undefined>(() => undefined, newHttp2Stats(), { ...FRESH, onGrpcKnown: (grpc) => told.push(`${what} ${grpc}`) });
     const grpc = session('grpc');
     grpc.push(C, Buffer.concat([PREFACE, settings(), headers(1, GRPC_REQ('/a.B/C')), headers(3, GRPC_REQ('/a.B/D'))]), 1n, true);
     // A block that refers to a table entry never seen: its content type is unknown.
-    const unknown = new Http2Session<undefined>(() => undefined, newHttp2Stats(), { clientSide: C, complete: false, synced: [true, true], onNotGrpc: () => told.push('unknown') });
+    const unknown = new Http2Session<undefined>(() => undefined, newHttp2Stats(), { clientSide: C, complete: false, synced: [true, true], onGrpcKnown: () => told.push('unknown') });
     unknown.push(C, headers(1, block({ index: 70 })), 1n, true);
+    // gRPC first: the connection keeps its bodies, whatever follows.
+    const mixed = session('mixed');
+    mixed.push(C, Buffer.concat([PREFACE, settings(), headers(1, GRPC_REQ('/a.B/C')), headers(3, GET('/x'), true), headers(5, GET('/y'), true)]), 1n, true);
     const plain = session('plain');
-    plain.push(C, Buffer.concat([PREFACE, settings(), headers(1, GRPC_REQ('/a.B/C')), headers(3, GET('/x'), true), headers(5, GET('/y'), true)]), 1n, true);
-    assert.deepEqual(told, ['plain']);
+    plain.push(C, Buffer.concat([PREFACE, settings(), headers(1, GET('/x'), true), headers(3, GRPC_REQ('/a.B/C'))]), 1n, true);
+    assert.deepEqual(told, ['grpc true', 'mixed true', 'plain false']);
   });
 
   it('concurrent streams pair by stream id, whatever the order of the answers', () => {

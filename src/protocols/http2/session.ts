@@ -165,8 +165,8 @@ export interface Http2SessionOptions {
   complete: boolean;
   /** Per side: the first byte pushed is the side's first byte ever (false: find frames at a later syscall boundary). */
   synced: [boolean, boolean];
-  /** Called once, at the first request known not to be gRPC: DATA payloads then matter to nobody (only gRPC message prefixes are read). */
-  onNotGrpc?: () => void;
+  /** Called once, at the first request whose content type is known: whether it is gRPC (only gRPC message prefixes are read from DATA payloads). */
+  onGrpcKnown?: (grpc: boolean) => void;
 }
 
 export type Http2RequestHook<C> = (head: Http2RequestHead, startNs: bigint) => C;
@@ -183,7 +183,7 @@ export class Http2Session<C = undefined> {
   private lastRequestId = 0;
 
   private clientSide: Side | undefined;
-  private onNotGrpc: (() => void) | undefined;
+  private onGrpcKnown: ((grpc: boolean) => void) | undefined;
 
   constructor(
     private readonly emit: (tx: Http2Transaction<C>) => void,
@@ -196,7 +196,7 @@ export class Http2Session<C = undefined> {
     private readonly onLimit?: LimitHook,
   ) {
     this.clientSide = opts.clientSide;
-    this.onNotGrpc = opts.onNotGrpc;
+    this.onGrpcKnown = opts.onGrpcKnown;
     const sink = (side: Side): FrameSink => ({
       onData: (id, data, n) => this.data(side, id, data, n),
       onFrame: (h, payload, ts) => this.frame(side, h, payload, ts),
@@ -400,9 +400,9 @@ export class Http2Session<C = undefined> {
       truncated: false,
       ctx: undefined,
     };
-    if (this.onNotGrpc && !s.requestGrpc && !b.unknown) {
-      this.onNotGrpc();
-      this.onNotGrpc = undefined;
+    if (this.onGrpcKnown && !b.unknown) {
+      this.onGrpcKnown(s.requestGrpc);
+      this.onGrpcKnown = undefined;
     }
     if (this.streams.size >= MAX_OPEN_STREAMS) {
       this.limit('http2_open_streams');

@@ -17,9 +17,9 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseAgent, positive, type Agent } from './support/agents';
+import { alternateRounds, parseAgent, positive, type Agent } from './support/agents';
 import { agentArgs, cpuSeconds, freePort, getJson, median, run, sleep, waitForStats } from './support/load';
-import { bpfCounters, cleanup, enableBpfStats, heldPrograms, programCosts, setWorkDir, spawnTracked, stopAll, stopChild, waitForPort } from './support/processes';
+import { bpfCounters, enableBpfStats, heldPrograms, programCosts, runBenchmark, setWorkDir, spawnTracked, stopChild, waitForPort } from './support/processes';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CONNECTIONS = 4;
@@ -111,14 +111,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   const server = spawnTracked(process.execPath, [path.join(__dirname, 'load', `${o.protocol}-server.js`), String(port), String(o.body)]);
   await waitForPort(port, `the ${o.protocol === 'h1' ? 'HTTP/1.1' : 'HTTP/2'} server`, server);
-  const rounds = new Map<string, Round[]>(o.agents.map((a) => [a.name, []]));
-  for (let r = 0; r < o.rounds; r++) {
-    for (const agent of r % 2 ? [...o.agents].reverse() : o.agents) {
-      const got = await round(agent, port, o);
-      rounds.get(agent.name)!.push(got);
-      process.stderr.write(`round ${r + 1} ${agent.name}: ${JSON.stringify(got)}\n`);
-    }
-  }
+  const rounds = await alternateRounds(o.agents, o.rounds, (agent) => round(agent, port, o));
   const rows = o.agents.map((a) => {
     const rs = rounds.get(a.name)!;
     const m = (f: (x: Round) => number) => median(rs.map(f));
@@ -136,18 +129,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ machine: `${os.cpus().length} cores, ${os.release()}`, protocol: o.protocol, requests: o.requests, body: o.body, rows }, null, 2)}\n`);
 }
 
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => {
-    cleanup();
-    process.exit(code);
-  });
-}
-process.on('exit', cleanup);
-
-main()
-  .then(stopAll)
-  .catch(async (err: unknown) => {
-    process.stderr.write(`batching: ${err instanceof Error ? err.message : String(err)}\n`);
-    await stopAll();
-    process.exit(1);
-  });
+runBenchmark('batching', main);

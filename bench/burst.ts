@@ -13,9 +13,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseAgent, positive, type Agent } from './support/agents';
+import { alternateRounds, parseAgent, positive, type Agent } from './support/agents';
 import { freePort, getJson, run, sleep, waitForStats, writeNginxSite } from './support/load';
-import { cleanup, setWorkDir, spawnTracked, stopAll, stopChild, waitForPort } from './support/processes';
+import { runBenchmark, setWorkDir, spawnTracked, stopChild, waitForPort } from './support/processes';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -111,14 +111,7 @@ async function main(): Promise<void> {
   const proxy = spawnTracked('haproxy', ['-f', cfg, '-db']);
   await waitForPort(ports.front, 'haproxy', proxy);
   const urlPath = o.body > 0 ? '/body.bin' : '/';
-  const rounds = new Map<string, Round[]>(o.agents.map((a) => [a.name, []]));
-  for (let r = 0; r < o.rounds; r++) {
-    for (const agent of r % 2 ? [...o.agents].reverse() : o.agents) {
-      const got = await round(agent, ports, urlPath, o);
-      rounds.get(agent.name)!.push(got);
-      process.stderr.write(`round ${r + 1} ${agent.name}: ${JSON.stringify(got)}\n`);
-    }
-  }
+  const rounds = await alternateRounds(o.agents, o.rounds, (agent) => round(agent, ports, urlPath, o));
   const rows = o.agents.map((a) => {
     const rs = rounds.get(a.name)!;
     return {
@@ -132,18 +125,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ machine: `${os.cpus().length} cores, ${os.release()}`, ...shape, rows }, null, 2)}\n`);
 }
 
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => {
-    cleanup();
-    process.exit(code);
-  });
-}
-process.on('exit', cleanup);
-
-main()
-  .then(stopAll)
-  .catch(async (err: unknown) => {
-    process.stderr.write(`burst: ${err instanceof Error ? err.message : String(err)}\n`);
-    await stopAll();
-    process.exit(1);
-  });
+runBenchmark('burst', main);

@@ -42,14 +42,13 @@ import {
 } from './support/load';
 import {
   bpfCounters,
-  cleanup,
   enableBpfStats,
   heldPrograms,
   programCosts,
+  runBenchmark,
   setWorkDir,
   signalGroup,
   spawnTracked,
-  stopAll,
   stopChild,
   waitForPort,
   type ProgramCost,
@@ -574,20 +573,4 @@ async function main(): Promise<void> {
   process.stderr.write(`\n${markdown(o, summary)}`);
 }
 
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => {
-    cleanup();
-    process.exit(code);
-  });
-}
-process.on('exit', cleanup);
-
-main()
-  .then(async () => {
-    await stopAll();
-  })
-  .catch(async (err: unknown) => {
-    process.stderr.write(`mesh: ${err instanceof Error ? err.message : String(err)}\n`);
-    await stopAll();
-    process.exit(1);
-  });
+runBenchmark('mesh', main);

@@ -13,6 +13,23 @@ export function positive(name: string, value: string | undefined, fallback: numb
   return n;
 }
 
+/**
+ * Runs every agent once per round, the order reversed every other round so
+ * that drift hits all alike; each result is logged on stderr as it comes.
+ * Returns each agent's results, by name, in round order.
+ */
+export async function alternateRounds<R>(agents: Agent[], rounds: number, run: (agent: Agent) => Promise<R>): Promise<Map<string, R[]>> {
+  const results = new Map<string, R[]>(agents.map((a) => [a.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const agent of r % 2 ? [...agents].reverse() : agents) {
+      const got = await run(agent);
+      results.get(agent.name)!.push(got);
+      process.stderr.write(`round ${r + 1} ${agent.name}: ${JSON.stringify(got)}\n`);
+    }
+  }
+  return results;
+}
+
 export function parseAgent(spec: string): Agent {
   const eq = spec.indexOf('=');
   const name = spec.slice(0, eq);

@@ -46,13 +46,13 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Synchronous, so that it also runs from 'exit' and signal handlers. */
 /** Stops every child still running, then cleans up. */
 export async function stopAll(): Promise<void> {
   await Promise.all([...children].map(stopChild));
   cleanup();
 }
 
+/** Synchronous, so that it also runs from 'exit' and signal handlers. */
 export function cleanup(): void {
   for (const child of children) signalGroup(child, 'SIGTERM');
   children.clear();
@@ -62,6 +62,28 @@ export function cleanup(): void {
   }
   if (workDir) rmSync(workDir, { recursive: true, force: true });
   workDir = undefined;
+}
+
+/**
+ * Runs a benchmark's main: its children are stopped and what it changed is
+ * restored when it ends, fails, exits or gets SIGINT/SIGTERM. A failure is
+ * one line on stderr, named for the benchmark, and exit status 1.
+ */
+export function runBenchmark(name: string, main: () => Promise<void>): void {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      cleanup();
+      process.exit(code);
+    });
+  }
+  process.on('exit', cleanup);
+  main()
+    .then(stopAll)
+    .catch(async (err: unknown) => {
+      process.stderr.write(`${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+      await stopAll();
+      process.exit(1);
+    });
 }
 
 export function enableBpfStats(): void {

@@ -76,13 +76,12 @@ export class BatchDecoder {
         // A pieced record whose pieces do not fit it is counted, not delivered; the next record is still read.
         if (this.decodeData(buf, off, size)) this.stats.events++;
         else this.stats.malformed++;
-        off += (size + 7) & ~7;
-        continue;
+      } else {
+        this.stats.events++;
+        if (type === EV_CLOSE && size >= CLOSE_EVENT_SIZE) this.decodeClose(buf, off);
+        else if (type === EV_TLS_BIND && size >= TLS_BIND_EVENT_SIZE) this.decodeTlsBind(buf, off);
+        else this.stats.unknownType++;
       }
-      this.stats.events++;
-      if (type === EV_CLOSE && size >= CLOSE_EVENT_SIZE) this.decodeClose(buf, off);
-      else if (type === EV_TLS_BIND && size >= TLS_BIND_EVENT_SIZE) this.decodeTlsBind(buf, off);
-      else this.stats.unknownType++;
       off += (size + 7) & ~7;
     }
   }

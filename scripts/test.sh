@@ -110,6 +110,7 @@ count() { sed -n "s/^ℹ $2 \([0-9][0-9]*\)$/\1/p" "$1" | tail -1; }
 declare -i pass=0 fail=0 skipped=0 cancelled=0
 status=0
 report=()
+failed_outputs=()
 for i in "${!files[@]}"; do
   f=${files[$i]}
   out="$tmp/$i.out"
@@ -120,6 +121,7 @@ for i in "${!files[@]}"; do
     status=1
   elif [ "$rc" -ne 0 ]; then
     report+=("sidelight test: FAILED $f (${secs}s)")
+    failed_outputs+=("$out")
     status=1
   fi
   # A file must stop what it started, pass or fail: the leak fails the run.
@@ -127,6 +129,11 @@ for i in "${!files[@]}"; do
     report+=("sidelight test: LEFT PROCESSES $f: still running after it ended (pid:name): $left; killed")
     status=1
   fi
+done
+# The reporter's failure details come again last, where a log's tail shows
+# them (a long run's middle is often all a CI excerpt leaves out).
+for out in "${failed_outputs[@]}"; do
+  sed -n '/^✖ failing tests:/,$p' "$out" | head -n 120 >&2
 done
 echo "sidelight test: ${#files[@]} files in $(($(date +%s) - started))s; tests: $pass passed, $fail failed, $cancelled cancelled, $skipped skipped" >&2
 for line in "${report[@]}"; do echo "$line" >&2; done

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,18 +296,26 @@ struct sl_loader *sl_loader_open(const struct sl_load_opts *o, char *err, size_t
 	libbpf_set_print(quiet_print);
 	l->ncpus = libbpf_num_possible_cpus();
 	build = sl_kernel_build();
-	if (open_and_load(l, o, build, err, errlen)) {
-		/* A kernel whose verifier refuses the fast build's casts still runs
-		 * the standard build, unless the fast one was asked for by name. */
-		if (build != SL_BUILD_FAST || build_override(&forced) == 1) {
-			free(l);
-			return NULL;
-		}
+	/* The verifier gives up with EAGAIN when a signal is pending, and a
+	 * long program takes longer than a profiler's sampling period (Node's
+	 * --cpu-prof sends SIGPROF every millisecond): signals wait until the
+	 * programs are loaded. */
+	sigset_t all, was;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &was);
+	int failed = open_and_load(l, o, build, err, errlen);
+
+	/* A kernel whose verifier refuses the fast build's casts still runs
+	 * the standard build, unless the fast one was asked for by name. */
+	if (failed && build == SL_BUILD_FAST && build_override(&forced) != 1) {
 		fast_refused = true;
-		if (open_and_load(l, o, SL_BUILD_STANDARD, err, errlen)) {
-			free(l);
-			return NULL;
-		}
+		failed = open_and_load(l, o, SL_BUILD_STANDARD, err, errlen);
+	}
+	pthread_sigmask(SIG_SETMASK, &was, NULL);
+	if (failed) {
+		free(l);
+		return NULL;
 	}
 	for (uint32_t i = 0; i < o->npids; i++) {
 		uint8_t one = 1;

@@ -12,7 +12,7 @@ import type { Logger } from './log';
 import type { HttpTransaction } from './transactions/transaction';
 import { WallClock } from './transactions/clock';
 import { TraceLinker } from './transactions/linker';
-import { buildSampler, SpanSampler } from './transactions/sampling';
+import { SpanSampler } from './transactions/sampling';
 
 export interface Pipeline {
   telemetry: Telemetry;
@@ -32,7 +32,7 @@ export function buildPipeline(
   workloads?: ProcessWorkloads,
 ): Pipeline {
   const telemetry = new Telemetry(config, processes, log, out, workloads);
-  const linker = new TraceLinker(new SpanSampler(buildSampler(config.sampler, config.samplerArg)));
+  const linker = new TraceLinker(SpanSampler.named(config.sampler, config.samplerArg));
   const tracker = new ConnectionTracker(
     tap
       ? (tx) => {

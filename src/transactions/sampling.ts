@@ -46,16 +46,47 @@ export interface ParentDecision {
   remote: boolean;
 }
 
-export class SpanSampler {
-  private readonly alwaysOn: boolean;
+/**
+ * The decision of a sampler that needs no trace id: its root decision, and
+ * whether a parent's own decision wins (the ParentBased samplers: a sampled
+ * parent is followed, an unsampled one too, local or remote alike).
+ */
+interface FixedDecision {
+  root: boolean;
+  followParent: boolean;
+}
 
-  constructor(private readonly sampler: Sampler) {
-    this.alwaysOn = sampler instanceof AlwaysOnSampler;
+const FIXED: Partial<Record<SamplerName, FixedDecision>> = {
+  always_on: { root: true, followParent: false },
+  always_off: { root: false, followParent: false },
+  parentbased_always_on: { root: true, followParent: true },
+  parentbased_always_off: { root: false, followParent: true },
+};
+
+export class SpanSampler {
+  /**
+   * Set when the decision needs no trace id (every sampler but the ratio
+   * ones, the default included): decided here, without building the
+   * OpenTelemetry context the sampler would read, once per span.
+   */
+  private readonly fixed: FixedDecision | undefined;
+
+  constructor(private readonly sampler: Sampler, name?: SamplerName) {
+    this.fixed = name !== undefined ? FIXED[name] : sampler instanceof AlwaysOnSampler ? FIXED.always_on : undefined;
+  }
+
+  /** The sampler the configuration names, with its decision taken directly where it needs no trace id. */
+  static named(name: SamplerName, ratio: number): SpanSampler {
+    return new SpanSampler(buildSampler(name, ratio), name);
   }
 
   /** Whether the span with this trace id (and parent, if any) is recorded and exported. */
   sampled(traceId: string, parent: ParentDecision | undefined, name: string, kind: 'server' | 'client'): boolean {
-    if (this.alwaysOn) return true;
+    const fixed = this.fixed;
+    if (fixed !== undefined) {
+      // A deferred parent decision (B3 without a state) is a root decision.
+      return fixed.followParent && parent !== undefined && parent.sampled !== undefined ? parent.sampled : fixed.root;
+    }
     let ctx: Context = ROOT_CONTEXT;
     // A deferred decision is a root decision on the parent's trace id.
     if (parent && parent.sampled !== undefined) {
@@ -71,4 +102,4 @@ export class SpanSampler {
   }
 }
 
-export const ALWAYS_ON = new SpanSampler(new AlwaysOnSampler());
+export const ALWAYS_ON = SpanSampler.named('always_on', 1);

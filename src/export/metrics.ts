@@ -122,14 +122,26 @@ export class HttpMetrics {
       this.recordRpc(tx, tx.rpc, service);
       return;
     }
+    // The busiest path (every HTTP transaction): the key is built directly
+    // and the label object only for a series seen for the first time.
     const p = this.prom[tx.role];
-    const labels: Labels = {
-      http_request_method: semconvMethod(tx.method),
-      http_response_status_code: tx.status,
-      http_route: tx.route ?? '',
-      service_name: service,
+    const method = semconvMethod(tx.method);
+    const route = tx.route ?? '';
+    const status = tx.status;
+    let key = `${method}\0${status}\0${route}\0${service}\0`;
+    const endpoint = tx.role === 'client' ? serverEndpoint(tx) : undefined;
+    if (endpoint) key += `${endpoint.address}\0${endpoint.port}\0`;
+    const labels = (): Labels => {
+      const l: Labels = { http_request_method: method, http_response_status_code: status, http_route: route, service_name: service };
+      if (endpoint) {
+        l.server_address = endpoint.address;
+        l.server_port = endpoint.port;
+      }
+      return l;
     };
-    observe([p.duration, p.requestSize, p.responseSize], tx, labels, [tx.durationNs / 1e9, tx.requestBytes, tx.responseBytes]);
+    p.duration.observe(key, labels, tx.durationNs / 1e9);
+    p.requestSize.observe(key, labels, tx.requestBytes);
+    p.responseSize.observe(key, labels, tx.responseBytes);
   }
 
   /** gRPC calls go to the RPC instruments only, so HTTP request counts stay HTTP's. */

@@ -6,6 +6,7 @@
  */
 #define NAPI_VERSION 8
 #include <errno.h>
+#include <malloc.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +27,28 @@
 		}                                                                 \
 	} while (0)
 
+/* Most batches a capture may ask for (each one Buffer). */
+#define SL_MAX_BATCHES 64
+
 struct session {
 	struct sl_loader *loader;
 	struct sl_poller *poller;
 	napi_threadsafe_function tsfn;
 	napi_ref on_closed;
+	/* The batch Buffers, made once: JavaScript reads each in place, the
+	 * poll thread refills it once it is given back. */
+	napi_ref batches[SL_MAX_BATCHES];
+	uint32_t nbatches;
 	bool stopping;
 };
+
+static void release_batches(napi_env env, struct session *s)
+{
+	for (uint32_t i = 0; i < s->nbatches; i++)
+		if (s->batches[i])
+			napi_delete_reference(env, s->batches[i]);
+	s->nbatches = 0;
+}
 
 /* One capture at a time per process: the kernel side is node-wide anyway. */
 static struct session *current;
@@ -59,15 +75,19 @@ static void call_js(napi_env env, napi_value js_cb, void *ctx, void *data)
 {
 	struct session *s = ctx;
 	struct sl_batch *b = data;
-	napi_value buf, count, undef, args[2];
+	napi_value buf, count, used, undef, args[3];
 
+	/* The whole Buffer and how much of it holds records: valid until
+	 * onBatch returns, when it goes back to the poll thread. */
 	if (env && js_cb &&
-	    napi_create_buffer_copy(env, b->used, b->data, NULL, &buf) == napi_ok &&
+	    napi_get_reference_value(env, s->batches[b->index], &buf) == napi_ok && buf &&
 	    napi_create_uint32(env, b->count, &count) == napi_ok &&
+	    napi_create_uint32(env, (uint32_t)b->used, &used) == napi_ok &&
 	    napi_get_undefined(env, &undef) == napi_ok) {
 		args[0] = buf;
 		args[1] = count;
-		if (napi_call_function(env, undef, js_cb, 2, args, NULL) == napi_pending_exception) {
+		args[2] = used;
+		if (napi_call_function(env, undef, js_cb, 3, args, NULL) == napi_pending_exception) {
 			napi_value exc;
 
 			napi_get_and_clear_last_exception(env, &exc);
@@ -90,6 +110,7 @@ static void session_finalize(napi_env env, void *data, void *hint)
 	sl_loader_stats(s->loader, last_kernel);
 	sl_poller_free(s->poller);
 	sl_loader_close(s->loader);
+	release_batches(env, s);
 	if (current == s)
 		current = NULL;
 	if (napi_get_reference_value(env, s->on_closed, &cb) == napi_ok && cb &&
@@ -155,7 +176,7 @@ static bool get_bytes(napi_env env, napi_value obj, const char *key, void *out, 
 	return true;
 }
 
-/* start(options, onBatch(buffer, count), onClosed()) */
+/* start(options, onBatch(buffer, count, used), onClosed()) */
 static napi_value start(napi_env env, napi_callback_info info)
 {
 	size_t argc = 3;
@@ -209,8 +230,9 @@ static napi_value start(napi_env env, napi_callback_info info)
 		napi_throw_range_error(env, NULL, err);
 		return NULL;
 	}
-	if (batch_bytes < 2 * (sizeof(struct sl_data_event) + SL_MAX_CHUNK) || nbatches < 2) {
-		napi_throw_range_error(env, NULL, "batchBytes too small or fewer than 2 batches");
+	if (batch_bytes < 2 * (sizeof(struct sl_data_event) + SL_MAX_CHUNK) || nbatches < 2 ||
+	    nbatches > SL_MAX_BATCHES) {
+		napi_throw_range_error(env, NULL, "batchBytes too small, or batches not within 2..64");
 		return NULL;
 	}
 
@@ -234,14 +256,33 @@ static napi_value start(napi_env env, napi_callback_info info)
 		napi_throw_error(env, NULL, "cannot create the batch callback");
 		return NULL;
 	}
-	s->poller = sl_poller_start(sl_loader_ring_fd(s->loader), batch_bytes, nbatches, tick_ms,
+	uint8_t *storage[SL_MAX_BATCHES];
+
+	for (uint32_t i = 0; i < nbatches; i++) {
+		void *data;
+		napi_value buf;
+
+		if (napi_create_buffer(env, batch_bytes, &data, &buf) != napi_ok ||
+		    napi_create_reference(env, buf, 1, &s->batches[i]) != napi_ok) {
+			snprintf(err, sizeof(err), "out of memory for batch buffers");
+			napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
+			napi_throw_error(env, NULL, err);
+			return NULL;
+		}
+		s->nbatches = i + 1;
+		storage[i] = data;
+	}
+	s->poller = sl_poller_start(sl_loader_ring_fd(s->loader), storage, batch_bytes, nbatches, tick_ms,
 				    idle_tick_ms, deliver, poller_exited, s, err, sizeof(err));
 	if (!s->poller) {
-		/* Nothing was queued: finalize closes the loader. */
+		/* Nothing was queued: finalize closes the loader and releases the batches. */
 		napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
 		napi_throw_error(env, NULL, err);
 		return NULL;
 	}
+	/* Loading parsed the kernel's BTF and the object's relocations in
+	 * memory that is free now but stays resident until handed back. */
+	malloc_trim(0);
 	current = s;
 	return NULL;
 }

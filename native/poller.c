@@ -17,7 +17,6 @@ struct sl_poller {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct sl_batch *pool; /* all batches, for freeing */
-	unsigned npool;
 	struct sl_batch *free_list;
 	struct sl_batch *cur;
 	unsigned tick_ms, idle_tick_ms;
@@ -139,7 +138,7 @@ static int watch(struct sl_poller *p, int ring_fd)
 	return epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->stopfd, &ev);
 }
 
-struct sl_poller *sl_poller_start(int ring_fd, size_t batch_bytes, unsigned nbatches,
+struct sl_poller *sl_poller_start(int ring_fd, uint8_t *const *storage, size_t batch_bytes, unsigned nbatches,
 				  unsigned tick_ms, unsigned idle_tick_ms, sl_deliver_fn deliver,
 				  sl_exit_fn on_exit,
 				  void *ctx, char *err, size_t errlen)
@@ -152,15 +151,10 @@ struct sl_poller *sl_poller_start(int ring_fd, size_t batch_bytes, unsigned nbat
 		return NULL;
 	}
 	p->epfd = p->stopfd = -1;
-	p->npool = nbatches;
 	for (unsigned i = 0; i < nbatches; i++) {
-		p->pool[i].data = malloc(batch_bytes);
+		p->pool[i].data = storage[i];
 		p->pool[i].cap = batch_bytes;
-		if (!p->pool[i].data) {
-			snprintf(err, errlen, "out of memory for batch buffers");
-			sl_poller_free(p);
-			return NULL;
-		}
+		p->pool[i].index = i;
 		p->pool[i].next = p->free_list;
 		p->free_list = &p->pool[i];
 	}
@@ -234,8 +228,6 @@ void sl_poller_free(struct sl_poller *p)
 		close(p->epfd);
 	if (p->stopfd >= 0)
 		close(p->stopfd);
-	for (unsigned i = 0; i < p->npool; i++)
-		free(p->pool[i].data);
 	free(p->pool);
 	free(p);
 }

@@ -18,6 +18,7 @@ struct sl_batch {
 	size_t used;
 	size_t cap;
 	uint32_t count;
+	unsigned index; /* which of the storage areas given at start */
 	struct sl_batch *next;
 };
 
@@ -35,7 +36,10 @@ struct sl_poller_stats {
 
 struct sl_poller;
 
-struct sl_poller *sl_poller_start(int ring_fd, size_t batch_bytes, unsigned nbatches,
+/* storage: nbatches areas of batch_bytes each, owned by the caller and kept
+ * until sl_poller_free (the addon's are JavaScript Buffers, so a batch
+ * reaches JavaScript without a copy or an allocation). */
+struct sl_poller *sl_poller_start(int ring_fd, uint8_t *const *storage, size_t batch_bytes, unsigned nbatches,
 				  unsigned tick_ms, unsigned idle_tick_ms, sl_deliver_fn deliver,
 				  sl_exit_fn on_exit,
 				  void *ctx, char *err, size_t errlen);
@@ -43,7 +47,7 @@ void sl_poller_recycle(struct sl_poller *p, struct sl_batch *b);
 /* Asks the thread to drain what is left and exit; returns at once. */
 void sl_poller_request_stop(struct sl_poller *p);
 void sl_poller_stats(struct sl_poller *p, struct sl_poller_stats *out);
-/* Joins the (exited) thread and frees everything. */
+/* Joins the (exited) thread and frees everything but the storage. */
 void sl_poller_free(struct sl_poller *p);
 
 #endif

@@ -83,7 +83,8 @@ export interface AddonLayout {
 }
 
 export interface Addon {
-  start(opts: AddonStartOptions, onBatch: (batch: Buffer, count: number) => void, onClosed: () => void): void;
+  /** onBatch gets one of the addon's batch Buffers, reused: its first `used` bytes hold `count` records, valid until onBatch returns. */
+  start(opts: AddonStartOptions, onBatch: (batch: Buffer, count: number, used: number) => void, onClosed: () => void): void;
   stop(): boolean;
   stats(): AddonStats;
   /** Leaves a process out of new connections in the kernel (start time in clock ticks tells a reused pid). */

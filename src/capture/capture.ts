@@ -73,11 +73,12 @@ export class Capture {
         portBits: opts.ports.length + opts.excludePorts.length > 0 ? Buffer.concat([portBitmap(opts.ports), portBitmap(opts.excludePorts)]) : undefined,
       },
       tap
-        ? (batch, count) => {
+        ? (pooled, count, used) => {
+            const batch = pooled.subarray(0, used);
             tap(batch, count);
             decoder.decode(batch, count);
           }
-        : (batch, count) => decoder.decode(batch, count),
+        : (pooled, count, used) => decoder.decode(pooled.subarray(0, used), count),
       () => {
         this.running = false;
         resolveClosed();

@@ -567,12 +567,19 @@ export class Http1MessageParser {
   private startLine(bytes: Uint8Array, pos: number, end: number, ts: bigint): number {
     const from = pos;
     let i = pos;
-    // Validate byte by byte so garbage is rejected where it starts, not at
-    // a line end that may never come.
-    for (; i < end; i++) {
-      const b = bytes[i];
-      if (b === LF) break;
-      if (!this.scanStartByte(b)) return this.loseSync(this.headBytes + end - from, ts, end);
+    // The common case, a whole valid line in this push, is read in tight
+    // loops; anything else (a line cut by the push, or invalid) goes byte by
+    // byte below, which rejects garbage where it starts, not at a line end
+    // that may never come.
+    const lf = this.slPos === 0 ? this.wholeStartLine(bytes, pos, end) : -1;
+    if (lf >= 0) {
+      i = lf;
+    } else {
+      for (; i < end; i++) {
+        const b = bytes[i];
+        if (b === LF) break;
+        if (!this.scanStartByte(b)) return this.loseSync(this.headBytes + end - from, ts, end);
+      }
     }
     if (i === end) {
       this.headBytes += end - from;
@@ -604,6 +611,78 @@ export class Http1MessageParser {
     }
     this.state = S_HEADERS;
     return i + 1;
+  }
+
+  /**
+   * A start line that lies whole in bytes[s..end) and is valid: the index
+   * of its LF, with the fields and the phase scanStartByte would have left.
+   * -1 (nothing changed) when it is cut by the push or invalid.
+   */
+  private wholeStartLine(b: Uint8Array, s: number, end: number): number {
+    let i = s;
+    if (this.isRequest) {
+      // method SP request-target SP HTTP-version [CR] LF
+      while (i < end && TCHAR[b[i]] === 1 && i - s < MAX_METHOD_LEN) i++;
+      if (i === s || i >= end || b[i] !== SP) return -1;
+      const methodEnd = i - s;
+      i++;
+      const target = i;
+      while (i < end && b[i] > SP && b[i] !== DEL) i++;
+      if (i === target || i >= end || b[i] !== SP) return -1;
+      const targetEnd = i - s;
+      i++;
+      const minor = this.versionAt(b, i, end);
+      if (minor < 0) return -1;
+      i += HTTP1_PREFIX.length + 1;
+      let phase = RL_DONE;
+      if (i < end && b[i] === CR) {
+        phase = RL_CR;
+        i++;
+      }
+      if (i >= end || b[i] !== LF) return -1;
+      this.methodEnd = methodEnd;
+      this.targetEnd = targetEnd;
+      this.minor = minor;
+      this.slPhase = phase;
+      this.slPos = i - s;
+      return i;
+    }
+    // HTTP-version SP 3DIGIT [SP reason-phrase | CR] LF
+    const minor = this.versionAt(b, i, end);
+    if (minor < 0) return -1;
+    i += HTTP1_PREFIX.length + 1;
+    if (i + 4 > end || b[i] !== SP) return -1;
+    let status = 0;
+    for (let k = i + 1; k < i + 4; k++) {
+      const d = b[k] - 0x30;
+      if (d < 0 || d > 9) return -1;
+      status = status * 10 + d;
+    }
+    i += 4;
+    let phase = SL_AFTER_CODE;
+    if (i < end && b[i] === SP) {
+      phase = SL_REASON;
+      i++;
+      while (i < end && b[i] !== LF) i++;
+    } else if (i < end && b[i] === CR) {
+      phase = SL_CR;
+      i++;
+    }
+    if (i >= end || b[i] !== LF) return -1;
+    this.minor = minor;
+    this.status = status;
+    this.slPhase = phase;
+    this.slPos = i - s;
+    return i;
+  }
+
+  /** The minor version of an "HTTP/1.x" at b[i], or -1. */
+  private versionAt(b: Uint8Array, i: number, end: number): number {
+    const n = HTTP1_PREFIX.length;
+    if (i + n >= end) return -1;
+    for (let k = 0; k < n; k++) if (b[i + k] !== HTTP1_PREFIX[k]) return -1;
+    const d = b[i + n] - 0x30;
+    return d >= 0 && d <= 9 ? d : -1;
   }
 
   /** One byte of a start line (never LF). false: not a valid start line. */

@@ -679,8 +679,7 @@ export class Http1MessageParser {
   /** The minor version of an "HTTP/1.x" at b[i], or -1. */
   private versionAt(b: Uint8Array, i: number, end: number): number {
     const n = HTTP1_PREFIX.length;
-    if (i + n >= end) return -1;
-    for (let k = 0; k < n; k++) if (b[i + k] !== HTTP1_PREFIX[k]) return -1;
+    if (i + n >= end || matchPattern(b, i, end, HTTP1_PREFIX) !== YES) return -1;
     const d = b[i + n] - 0x30;
     return d >= 0 && d <= 9 ? d : -1;
   }

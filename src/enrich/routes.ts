@@ -4,6 +4,7 @@
 // Runs once per request, so segment checks are char loops over index ranges
 // (no per-segment substrings or regexes) and the input string is returned
 // as is when nothing is replaced.
+import { targetPath } from '../transactions/request-target';
 
 export interface RouteOptions {
   /** User route patterns like "/users/{id}/orders/{orderId}"; a `{name}` segment matches exactly one non-empty path segment; "*" as the whole last segment matches the rest of the path (one or more segments). Checked in order, first match wins. */
@@ -18,10 +19,6 @@ export const OVERFLOW_ROUTE = '/{overflow}';
 
 /** Services tracked for the cap; bounds memory when service keys churn. */
 const MAX_SERVICES = 10_000;
-
-const SLASH = 47;
-const QUESTION = 63;
-const HASH = 35;
 
 const enum Kind {
   Literal,
@@ -68,7 +65,7 @@ export class RouteMapper {
   }
 
   route(service: string, target: string): string | undefined {
-    const path = pathOf(target);
+    const path = targetPath(target);
     for (const c of this.ignores) {
       if (matches(c.segments, path)) {
         this.ignoredCount++;
@@ -120,44 +117,6 @@ export function defaultRoute(path: string): string {
     start = end + 1;
   }
   return out === undefined ? path : out + path.slice(copied);
-}
-
-/** Path of a request target: query and fragment dropped, absolute-form reduced to its path. */
-function pathOf(target: string): string {
-  if (target === '*') return '*';
-  const len = target.length;
-  let start = 0;
-  if (len > 0 && target.charCodeAt(0) !== SLASH) {
-    const sep = target.indexOf('://');
-    if (sep > 0 && isScheme(target, sep)) {
-      let i = sep + 3;
-      while (i < len) {
-        const c = target.charCodeAt(i);
-        if (c === SLASH || c === QUESTION || c === HASH) break;
-        i++;
-      }
-      if (i === len || target.charCodeAt(i) !== SLASH) return '/';
-      start = i;
-    }
-  }
-  let end = start;
-  while (end < len) {
-    const c = target.charCodeAt(end);
-    if (c === QUESTION || c === HASH) break;
-    end++;
-  }
-  if (end === start) return '/';
-  return start === 0 && end === len ? target : target.slice(start, end);
-}
-
-/** RFC 3986 scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ). */
-function isScheme(s: string, end: number): boolean {
-  if (!isLetter(s.charCodeAt(0))) return false;
-  for (let i = 1; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if (!isLetter(c) && !isDigit(c) && c !== 43 && c !== 45 && c !== 46) return false;
-  }
-  return true;
 }
 
 function compile(pattern: string, what: string): Compiled {

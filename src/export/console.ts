@@ -1,6 +1,7 @@
 // Transactions on stdout: one aligned text line, or one JSON object, each.
 import type { HttpTransaction } from '../transactions/transaction';
-import { redactQuery, splitTarget } from './redact';
+import { targetPath, targetQuery } from '../transactions/request-target';
+import { redactQuery } from './redact';
 
 /** 'none': no transaction lines (export through OTLP and Prometheus only). */
 export type OutputFormat = 'text' | 'json' | 'none';
@@ -53,7 +54,9 @@ export interface JsonTransaction {
 }
 
 export function toJson(tx: HttpTransaction, redact: boolean): JsonTransaction {
-  const { path, query } = splitTarget(tx.target);
+  // An unknown target (attached mid-connection) stays empty, not "/".
+  const path = tx.target === '' ? '' : targetPath(tx.target);
+  const query = targetQuery(tx.target);
   const out: JsonTransaction = {
     kind: 'http',
     role: tx.role,
@@ -111,7 +114,9 @@ function formatTime(unixNs: bigint): string {
 
 /** One aligned line: time, process[pid], role, method, path, status, duration, bytes, peer. */
 export function toTextLine(tx: HttpTransaction, redact: boolean): string {
-  const { path, query } = splitTarget(tx.target);
+  // An unknown target (attached mid-connection) stays empty, not "/".
+  const path = tx.target === '' ? '' : targetPath(tx.target);
+  const query = targetQuery(tx.target);
   const shown = query === undefined ? path : `${path}?${redact ? redactQuery(query) : query}`;
   const peer = tx.peer.address.includes(':') ? `[${tx.peer.address}]:${tx.peer.port}` : `${tx.peer.address}:${tx.peer.port}`;
   return [

@@ -2,11 +2,6 @@
 // the user opts out. Keys stay, so routes remain recognisable.
 export const REDACTED = 'REDACTED';
 
-export function splitTarget(target: string): { path: string; query: string | undefined } {
-  const q = target.indexOf('?');
-  return q < 0 ? { path: target, query: undefined } : { path: target.slice(0, q), query: target.slice(q + 1) };
-}
-
 export function redactQuery(query: string): string {
   return query
     .split('&')

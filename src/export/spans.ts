@@ -6,7 +6,8 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { HttpTransaction } from '../transactions/transaction';
 import { DISTRO_NAME, DISTRO_VERSION } from '../enrich/resource';
-import { redactQuery, splitTarget } from './redact';
+import { targetPath, targetQuery } from '../transactions/request-target';
+import { redactQuery } from './redact';
 
 const SCOPE = { name: DISTRO_NAME, version: DISTRO_VERSION };
 const NO_LINKS: ReadableSpan['links'] = [];
@@ -51,17 +52,6 @@ export function serverEndpoint(tx: HttpTransaction): { address: string; port: nu
   return { address: host?.address ?? socket.address, port: host?.port ?? socket.port };
 }
 
-/** The path and query of a request target, origin-form or absolute-form. */
-export function targetParts(target: string): { path: string; query: string | undefined } {
-  if (target.startsWith('http://') || target.startsWith('https://')) {
-    const slash = target.indexOf('/', target.indexOf('//') + 2);
-    const q = target.indexOf('?');
-    if (slash < 0 || (q >= 0 && q < slash)) return { path: '/', query: q >= 0 ? target.slice(q + 1) : undefined };
-    return splitTarget(target.slice(slash));
-  }
-  return splitTarget(target);
-}
-
 export function spanName(method: string, route: string | undefined): string {
   const m = KNOWN_METHODS.has(method) ? method : 'HTTP';
   return route === undefined ? m : `${m} ${route}`;
@@ -104,8 +94,8 @@ export function writeSpanAttributes(tx: HttpTransaction, redact: boolean, a: Att
     a.string('http.request.method', method);
     if (method === '_OTHER' && tx.method !== '') a.string('http.request.method_original', tx.method);
     if (tx.target !== '') {
-      const { path, query } = targetParts(tx.target);
-      a.string('url.path', path);
+      a.string('url.path', targetPath(tx.target));
+      const query = targetQuery(tx.target);
       if (query !== undefined) a.string('url.query', redact ? redactQuery(query) : query);
     }
     a.string('url.scheme', tx.tls ? 'https' : 'http');

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { isError, parseHost, semconvMethod, spanAttributes, spanName, targetParts, toSpan } from '../../src/export/spans';
+import { isError, parseHost, semconvMethod, spanAttributes, spanName, toSpan } from '../../src/export/spans';
 import type { HttpTransaction } from '../../src/transactions/transaction';
 import { clientTx, PARENT_ID, serverTx, SPAN_ID, TRACE_ID } from '../support/transactions';
 import { otlpRoot, spansFromRequest } from '../support/otlp-receiver';
@@ -52,31 +52,6 @@ describe('parseHost', () => {
   it('IPv6 without brackets is an address, never address:port', () => {
     assert.deepEqual(parseHost('a:b:c'), { address: 'a:b:c', port: undefined });
     assert.deepEqual(parseHost('fe80::1:80'), { address: 'fe80::1:80', port: undefined });
-  });
-});
-
-describe('targetParts', () => {
-  it('origin-form without query', () => {
-    assert.deepEqual(targetParts('/users/42'), { path: '/users/42', query: undefined });
-  });
-  it('origin-form with query', () => {
-    assert.deepEqual(targetParts('/search?q=1&page=2'), { path: '/search', query: 'q=1&page=2' });
-    assert.deepEqual(targetParts('/p?'), { path: '/p', query: '' });
-  });
-  it('absolute-form with port, path and query', () => {
-    assert.deepEqual(targetParts('http://h:1/p?q=1'), { path: '/p', query: 'q=1' });
-    assert.deepEqual(targetParts('https://h/a/b'), { path: '/a/b', query: undefined });
-  });
-  it('absolute-form without path is /', () => {
-    assert.deepEqual(targetParts('http://h'), { path: '/', query: undefined });
-    assert.deepEqual(targetParts('http://h:8080'), { path: '/', query: undefined });
-  });
-  it('absolute-form without path but with query', () => {
-    assert.deepEqual(targetParts('http://h?x=1'), { path: '/', query: 'x=1' });
-    assert.deepEqual(targetParts('http://h?x=/y'), { path: '/', query: 'x=/y' });
-  });
-  it('asterisk-form', () => {
-    assert.deepEqual(targetParts('*'), { path: '*', query: undefined });
   });
 });
 

@@ -4,7 +4,7 @@
 // with curl --http2-prior-knowledge, and nghttp2's h2load with many
 // concurrent streams. Exact counts, statuses and gRPC codes on both ends.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -79,11 +79,14 @@ function h2get(session: http2.ClientHttp2Session, p: string): Promise<void> {
   });
 }
 
+// Debian's python owns python3-grpcio; python3 on PATH may be another build.
+const BULK = path.join(ROOT, 'test', 'fixtures', 'grpc-bulk.py');
+
 const server = (port: number) => (tx: JsonTransaction) => tx.role === 'server' && tx.localPort === port;
 const client = (port: number) => (tx: JsonTransaction) => tx.role === 'client' && tx.peerPort === port;
 
 describe('HTTP/2 and gRPC end to end with real eBPF', { skip }, () => {
-  const ports = { grpc: 0, pre: 0, h2: 0, front: 0, bulk: 0 };
+  const ports = { grpc: 0, pre: 0, h2: 0, front: 0, bulk: 0, corePre: 0 };
   const streamed: { startNs: bigint; endNs: bigint }[] = [];
   const grpcServers: grpc.Server[] = [];
   let h2server: http2.Http2Server;
@@ -93,6 +96,8 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip }, () => {
   let backendClient: CatalogClient;
   let agent: RunningAgent;
   let receiver: OtlpReceiver;
+  let coreServer: ChildProcess | undefined;
+  let coreSteps: { child: ChildProcess; lines: AsyncIterator<string> } | undefined;
   const seen = new Map<number, number>(); // port -> transactions taken so far
 
   async function tracker(): Promise<{ bytesLost: number; bytesUncaptured: number; http2: { frames: { desyncs: number } }; kernel: { h2FramingLost: number; headsUnshipped: number } }> {
@@ -164,6 +169,16 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip }, () => {
     preH2 = http2.connect(`http://127.0.0.1:${ports.h2}`);
     for (let i = 0; i < 3; i++) await h2get(preH2, `/warm/${i}`);
 
+    // A gRPC C-core channel busy before the agent starts: its encoder
+    // indexed :path and the server's indexed grpc-status, so later calls
+    // refer to table entries the agent never saw.
+    coreServer = spawn('/usr/bin/python3', [BULK, 'serve', String(ports.corePre)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    assert.equal((await createInterface({ input: coreServer.stdout! })[Symbol.asyncIterator]().next()).value, 'ready');
+    const stepper = spawn('/usr/bin/python3', [BULK, 'steps', String(ports.corePre)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    coreSteps = { child: stepper, lines: createInterface({ input: stepper.stdout! })[Symbol.asyncIterator]() };
+    assert.equal((await coreSteps.lines.next()).value, 'ready');
+    await coreCalls(5);
+
     receiver = await OtlpReceiver.start({ transport: 'http' });
     agent = await startAgent([
       ...Object.values(ports).flatMap((p) => ['--port', String(p)]),
@@ -171,7 +186,16 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip }, () => {
     ]);
   });
 
+  /** K unary calls on the C-core channel opened before the agent. */
+  async function coreCalls(k: number): Promise<void> {
+    coreSteps!.child.stdin!.write(`${k}\n`);
+    assert.equal((await coreSteps!.lines.next()).value, `did ${k}`);
+  }
+
   after(async () => {
+    coreSteps?.child.stdin!.end('\n');
+    coreSteps?.child.kill();
+    coreServer?.kill();
     preClient?.close();
     preH2?.close();
     backendClient?.close();
@@ -321,6 +345,17 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip }, () => {
     }
   });
 
+  it('a C-core channel opened before the agent: later calls are gRPC by their shape, the parts only the old tables knew flagged', async () => {
+    await coreCalls(10);
+    const txs = await settled(ports.corePre, 20);
+    for (const side of [server(ports.corePre), client(ports.corePre)]) {
+      assert.deepEqual(
+        txs.filter(side).map((tx) => [tx.method, tx.path, tx.status, tx.rpcSystem, tx.rpcService, tx.rpcMethod, tx.grpcStatusCode, tx.unknownFields, tx.requestMessages, tx.responseMessages, tx.requestBytes]),
+        Array.from({ length: 10 }, () => ['POST', '', 200, 'grpc', undefined, undefined, undefined, ['path', 'authority', 'grpcStatus'], 1, 1, 1029]),
+      );
+    }
+  });
+
   it('traceparent in gRPC metadata: the server span joins that trace', async () => {
     const c = new Catalog(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure()) as unknown as CatalogClient;
     const md = new grpc.Metadata();
@@ -410,8 +445,6 @@ describe('HTTP/2 and gRPC end to end with real eBPF', { skip }, () => {
   });
 
   it('python grpcio (C-core sends many frames per sendmsg, reads 64 KiB at once): 30 unary calls of 100 KiB, 200 x 10 KiB streamed, 50 x 4 KiB bidi; every call named and counted exactly on both ends', async () => {
-    // Debian's python owns python3-grpcio; python3 on PATH may be another build.
-    const BULK = path.join(ROOT, 'test', 'fixtures', 'grpc-bulk.py');
     const srv = spawn('/usr/bin/python3', [BULK, 'serve', String(ports.bulk)], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       assert.equal((await createInterface({ input: srv.stdout! })[Symbol.asyncIterator]().next()).value, 'ready');

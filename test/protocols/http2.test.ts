@@ -34,7 +34,7 @@ const S: Side = 0;
 type Step = { side: Side; bytes: Uint8Array; ts: bigint } | { side: Side; skip: number; ts: bigint } | { close: true };
 
 interface Scenario {
-  opts: { clientSide: Side | undefined; complete: boolean; synced: [boolean, boolean] };
+  opts: { clientSide: Side | undefined; complete: boolean; synced: [boolean, boolean]; onGrpcKnown?: (grpc: boolean) => void };
   steps: Step[];
 }
 
@@ -379,6 +379,51 @@ describe('HTTP/2 session', () => {
     assert.equal(out.stats.hpack.unknownRefs, 2);
     assert.equal(out.stats.transactionsWithUnknownFields, 2);
     assert.equal(out.stats.frames.resyncs, 2);
+  });
+
+  it('attached mid-connection to a client that indexed :path (gRPC C-core): the shape of a gRPC call makes it one, its unknown parts flagged', () => {
+    // Every index from 62 on refers to the tables from before the attach:
+    // :path, content-type and te on the request; content-type and the
+    // grpc-status field on the response.
+    const REQ = block({ index: 3 }, { index: 7 }, { index: 62 }, { index: 63 }, { index: 64 });
+    const RESP = block({ index: 8 }, { index: 65 });
+    const RESP_TRAILERS = block({ index: 66 });
+    const msg = grpcMessages(Buffer.from('ask'));
+    const call = (id: number, t: bigint, reqBody: Buffer, respBody: Buffer, trailers: boolean) => [
+      { side: C, bytes: Buffer.concat([headers(id, REQ), data(id, reqBody, true)]), ts: t },
+      trailers
+        ? { side: S, bytes: Buffer.concat([headers(id, RESP), data(id, respBody), headers(id, RESP_TRAILERS, true)]), ts: t + 5n }
+        : { side: S, bytes: Buffer.concat([headers(id, RESP), data(id, respBody, true)]), ts: t + 5n },
+    ];
+    const told: boolean[] = [];
+    const out = replay({
+      opts: { clientSide: undefined, complete: false, synced: [false, false], onGrpcKnown: (g) => told.push(g) },
+      steps: [
+        { side: C, skip: 100, ts: 1n },
+        // A gRPC call: whole messages both ways, trailers.
+        ...call(1, 10n, msg, grpcMessages(Buffer.from('answer'), Buffer.from('more')), true),
+        // No trailers: an HTTP/2 POST, whatever its bodies.
+        ...call(3, 20n, msg, msg, false),
+        // A body that is not length-prefixed messages: an HTTP/2 POST.
+        ...call(5, 30n, Buffer.from('hello'), msg, true),
+        // No message either way: nothing says gRPC.
+        ...call(7, 40n, Buffer.alloc(0), Buffer.alloc(0), true),
+      ],
+    });
+    const post = (streamId: number, startNs: bigint, requestBodyBytes: number, responseBodyBytes: number) =>
+      base({ streamId, method: 'POST', path: undefined, authority: undefined, startNs, endNs: startNs + 5n, requestBodyBytes, responseBodyBytes, unknown: ['path', 'authority'], ctx: Number(streamId + 1) / 2 });
+    assert.deepEqual(out.txs, [
+      {
+        ...post(1, 10n, 8, 20),
+        grpc: { service: undefined, method: undefined, statusCode: undefined, requestMessages: 1, responseMessages: 2, messagesExact: true },
+        unknown: ['path', 'authority', 'grpcStatus'],
+      },
+      post(3, 20n, 8, 8),
+      post(5, 30n, 5, 8),
+      post(7, 40n, 0, 0),
+    ]);
+    // No request's content type was readable: the first gRPC-shaped call tells the kernel to keep the message prefixes coming.
+    assert.deepEqual([...new Set(told)], [true]);
   });
 
   it('lost bytes: inside DATA they are counted, over a frame header they desync until a syscall starts frames again', () => {

@@ -123,6 +123,8 @@ interface Stream<C> {
   status: number | undefined;
   /** A response header block (final or not) has been seen: the next one after a final is trailers. */
   finalSeen: boolean;
+  /** A header block came after the final response's: trailers. */
+  trailersSeen: boolean;
   grpcStatus: number | undefined;
   reqBytes: number;
   respBytes: number;
@@ -165,7 +167,7 @@ export interface Http2SessionOptions {
   complete: boolean;
   /** Per side: the first byte pushed is the side's first byte ever (false: find frames at a later syscall boundary). */
   synced: [boolean, boolean];
-  /** Called once, at the first request whose content type is known: whether it is gRPC (only gRPC message prefixes are read from DATA payloads). */
+  /** Called once, at the first request whose content type is known, or at the first call whose shape is gRPC's when it is not: whether it is gRPC (only gRPC message prefixes are read from DATA payloads). */
   onGrpcKnown?: (grpc: boolean) => void;
 }
 
@@ -391,6 +393,7 @@ export class Http2Session<C = undefined> {
       responseUnknown: false,
       status: undefined,
       finalSeen: false,
+      trailersSeen: false,
       grpcStatus: undefined,
       reqBytes: 0,
       respBytes: 0,
@@ -421,7 +424,8 @@ export class Http2Session<C = undefined> {
       this.stats.responsesWithoutRequest++;
       return;
     }
-    if (!s.finalSeen) {
+    if (s.finalSeen) s.trailersSeen = true;
+    else {
       const status = b.status === undefined ? undefined : Number.parseInt(b.status, 10);
       // 1xx informational responses precede the final one (§8.1).
       if (status === undefined || status >= 200 || status < 100) {
@@ -529,6 +533,13 @@ export class Http2Session<C = undefined> {
     const grpc = s.requestGrpc || s.responseGrpc || s.grpcStatus !== undefined || looksLikeGrpc(s);
     let call: GrpcCall | undefined;
     if (grpc) {
+      // Attached mid-connection, no content type was readable yet: this call
+      // shows the connection carries gRPC, whose message prefixes the kernel
+      // must keep shipping past the first bytes for the next calls to count.
+      if (this.onGrpcKnown) {
+        this.onGrpcKnown(true);
+        this.onGrpcKnown = undefined;
+      }
       // A response field that could not be read may have been grpc-status.
       if (s.grpcStatus === undefined && s.responseUnknown && resetCode === undefined) s.unknown.push('grpcStatus');
       const parts = s.path === undefined ? undefined : grpcPathParts(s.path);
@@ -565,18 +576,17 @@ export class Http2Session<C = undefined> {
 
 /**
  * A call whose content-type could not be decoded (attached mid-connection)
- * is gRPC if everything that is known says so: POST to /service/method, and
- * request and response bodies made of whole length-prefixed messages.
+ * is gRPC if everything that is known says so: a POST whose request and
+ * response bodies are whole length-prefixed messages, to /service/method. A
+ * client that indexed :path before the agent came (gRPC C-core does) leaves
+ * the path unknown too: then the response must also have ended with
+ * trailers, and some message must have passed, for the shape to be gRPC's.
  */
 function looksLikeGrpc<C>(s: Stream<C>): boolean {
-  return (
-    s.contentTypeUnknown &&
-    s.method === 'POST' &&
-    s.path !== undefined &&
-    grpcPathParts(s.path) !== undefined &&
-    s.reqMsgs.wholeMessages(s.reqBytes) &&
-    s.respMsgs.wholeMessages(s.respBytes)
-  );
+  if (!s.contentTypeUnknown || s.method !== 'POST') return false;
+  if (!s.reqMsgs.wholeMessages(s.reqBytes) || !s.respMsgs.wholeMessages(s.respBytes)) return false;
+  if (s.path !== undefined) return grpcPathParts(s.path) !== undefined;
+  return s.unknown.includes('path') && s.trailersSeen && s.reqMsgs.count + s.respMsgs.count > 0;
 }
 
 /** Picks the fields that matter out of a decoded block (undefined: the block was lost). */

@@ -16,7 +16,7 @@ const reexec = [];
 if (process.allowedNodeEnvironmentFlags.has('--disable-sigusr1') && !process.execArgv.includes('--disable-sigusr1')) {
   reexec.push('--disable-sigusr1');
 }
-const semiSpaceSet = (flags) => /--max-semi-space-size\b/.test(flags);
+const semiSpaceSet = (flags) => /--max[-_]semi[-_]space[-_]size\b/.test(flags);
 if (!semiSpaceSet(process.execArgv.join(' ')) && !semiSpaceSet(process.env.NODE_OPTIONS || '')) {
   reexec.push('--max-semi-space-size=8');
 }

@@ -1,6 +1,6 @@
 // Transactions on stdout: one aligned text line, or one JSON object, each.
 import type { HttpTransaction } from '../transactions/transaction';
-import { targetPath, targetQuery } from '../transactions/request-target';
+import { targetParts } from '../transactions/request-target';
 import { redactQuery } from './redact';
 
 /** 'none': no transaction lines (export through OTLP and Prometheus only). */
@@ -53,10 +53,13 @@ export interface JsonTransaction {
   unknownFields?: string[];
 }
 
+/** Path and query as shown; an unknown target (attached mid-connection) stays empty, not "/". */
+function shownTarget(target: string): { path: string; query: string | undefined } {
+  return target === '' ? { path: '', query: undefined } : targetParts(target);
+}
+
 export function toJson(tx: HttpTransaction, redact: boolean): JsonTransaction {
-  // An unknown target (attached mid-connection) stays empty, not "/".
-  const path = tx.target === '' ? '' : targetPath(tx.target);
-  const query = targetQuery(tx.target);
+  const { path, query } = shownTarget(tx.target);
   const out: JsonTransaction = {
     kind: 'http',
     role: tx.role,
@@ -114,9 +117,7 @@ function formatTime(unixNs: bigint): string {
 
 /** One aligned line: time, process[pid], role, method, path, status, duration, bytes, peer. */
 export function toTextLine(tx: HttpTransaction, redact: boolean): string {
-  // An unknown target (attached mid-connection) stays empty, not "/".
-  const path = tx.target === '' ? '' : targetPath(tx.target);
-  const query = targetQuery(tx.target);
+  const { path, query } = shownTarget(tx.target);
   const shown = query === undefined ? path : `${path}?${redact ? redactQuery(query) : query}`;
   const peer = tx.peer.address.includes(':') ? `[${tx.peer.address}]:${tx.peer.port}` : `${tx.peer.address}:${tx.peer.port}`;
   return [

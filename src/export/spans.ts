@@ -6,7 +6,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { HttpTransaction } from '../transactions/transaction';
 import { DISTRO_NAME, DISTRO_VERSION } from '../enrich/resource';
-import { targetPath, targetQuery } from '../transactions/request-target';
+import { targetParts } from '../transactions/request-target';
 import { redactQuery } from './redact';
 
 const SCOPE = { name: DISTRO_NAME, version: DISTRO_VERSION };
@@ -94,8 +94,8 @@ export function writeSpanAttributes(tx: HttpTransaction, redact: boolean, a: Att
     a.string('http.request.method', method);
     if (method === '_OTHER' && tx.method !== '') a.string('http.request.method_original', tx.method);
     if (tx.target !== '') {
-      a.string('url.path', targetPath(tx.target));
-      const query = targetQuery(tx.target);
+      const { path, query } = targetParts(tx.target);
+      a.string('url.path', path);
       if (query !== undefined) a.string('url.query', redact ? redactQuery(query) : query);
     }
     a.string('url.scheme', tx.tls ? 'https' : 'http');

@@ -53,8 +53,8 @@ function locate(t: string): void {
 
 /** The path of a request target: no scheme, authority, query or fragment. */
 export function targetPath(target: string): string {
-  if (target === '*') return '*';
   locate(target);
+  if (target === '*') return '*';
   if (pathEnd === pathStart) return '/';
   return pathStart === 0 && pathEnd === target.length ? target : target.slice(pathStart, pathEnd);
 }
@@ -62,6 +62,16 @@ export function targetPath(target: string): string {
 /** The query of a request target without its "?" ("" for a bare "?"); undefined when there is none. */
 export function targetQuery(target: string): string | undefined {
   locate(target);
+  return query(target);
+}
+
+/** Path and query together, the target read once. */
+export function targetParts(target: string): { path: string; query: string | undefined } {
+  return { path: targetPath(target), query: query(target) };
+}
+
+/** The query located by the last locate() of `target`. */
+function query(target: string): string | undefined {
   return queryStart < 0 ? undefined : target.slice(queryStart, queryEnd);
 }
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { defaultRoute, RouteMapper } from '../../src/enrich/routes';
 import { toJson } from '../../src/export/console';
 import { spanAttributes } from '../../src/export/spans';
-import { targetPath, targetQuery } from '../../src/transactions/request-target';
+import { targetParts, targetPath, targetQuery } from '../../src/transactions/request-target';
 import { serverTx } from '../support/transactions';
 
 // [target, path, query]
@@ -50,6 +50,7 @@ describe('request targets: one reading of path and query', () => {
     it(`${JSON.stringify(target)} -> ${path} ${JSON.stringify(query)}`, () => {
       assert.equal(targetPath(target), path);
       assert.equal(targetQuery(target), query);
+      assert.deepEqual(targetParts(target), { path, query });
     });
   }
 

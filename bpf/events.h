@@ -16,6 +16,10 @@
 #define SL_MAX_CHUNK 8192
 /* Events one syscall may produce: bounds the per-syscall capture loop. */
 #define SL_MAX_CHUNKS_PER_SYSCALL 16
+/* Process ids the kernel's pid filter holds (--pid). */
+#define SL_MAX_PIDS 1024
+/* One bit per port in 64-bit words: the kernel's port filter is two such halves (keep, leave out). */
+#define SL_PORT_WORDS (65536 / 64)
 /* iovec entries inspected per readv/writev/sendmsg/recvmsg (a power of two).
  * HTTP/2 servers write many frames in one writev: Node answers ten streams
  * with some 40 entries. */

@@ -252,7 +252,7 @@ SL_EXTERN struct {
 
 SL_EXTERN struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, SL_MAX_PIDS);
 	__type(key, __u32);
 	__type(value, __u8);
 } sl_pid_filter SEC(".maps");
@@ -260,7 +260,6 @@ SL_EXTERN struct {
 /* One bit per port, so any set of ranges costs one lookup: words
  * 0..SL_PORT_WORDS-1 are the ports to keep (--port), the next
  * SL_PORT_WORDS the ports to leave out (--exclude-port). */
-#define SL_PORT_WORDS (65536 / 64)
 SL_EXTERN struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2 * SL_PORT_WORDS);

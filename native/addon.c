@@ -214,7 +214,7 @@ static napi_value start(napi_env env, napi_callback_info info)
 	 * thread wakes up. */
 	o.wake_bytes = o.ring_bytes / 4;
 	get_u32(env, argv[0], "wakeBytes", &o.wake_bytes);
-	o.npids = get_list(env, argv[0], "pids", o.pids, SL_MAX_FILTER);
+	o.npids = get_list(env, argv[0], "pids", o.pids, SL_MAX_PIDS);
 	get_bytes(env, argv[0], "portBits", o.port_bits, sizeof(o.port_bits), &bad_bits);
 	if (bad_bits) {
 		napi_throw_type_error(env, NULL, "portBits must be a Buffer of 16384 bytes");

@@ -6,9 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
-
-#define SL_MAX_FILTER 1024
-#define SL_PORT_WORDS (65536 / 64)
+#include "events.h" /* SL_MAX_PIDS, SL_PORT_WORDS: the kernel maps' sizes */
 
 struct sl_load_opts {
 	uint32_t chunk_bytes;
@@ -18,7 +16,7 @@ struct sl_load_opts {
 	uint32_t max_conns;
 	uint32_t agent_tgid;
 	uint32_t npids;
-	uint32_t pids[SL_MAX_FILTER];
+	uint32_t pids[SL_MAX_PIDS];
 	/* One bit per port: [0] ports to keep, [1] ports to leave out (all zero: no filter). */
 	uint64_t port_bits[2][SL_PORT_WORDS];
 };

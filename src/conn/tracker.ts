@@ -4,6 +4,7 @@
 import { commOf, endpointsOf, hasTuple } from '../capture/decoder';
 import type { CloseEvent, DataEvent, Endpoint, EventSink, TlsBindEvent } from '../capture/events';
 import { DIR_EGRESS, DIR_INGRESS, ROLE_CLIENT, ROLE_SERVER } from '../capture/layout';
+import { KERNEL_LIMITS } from '../capture/limits';
 import {
   Http1Exchange,
   looksLikeHttp1Request,
@@ -18,8 +19,8 @@ import type { WallClock } from '../transactions/clock';
 import { linkKey, TraceLinker, type LinkState, type RequestContext } from '../transactions/linker';
 import type { HttpTransaction, Role } from '../transactions/transaction';
 
-const CLASS_UNKNOWN = 0;
-const CLASS_HTTP2 = 2;
+const CLASS_UNKNOWN = KERNEL_LIMITS.classUnknown;
+const CLASS_HTTP2 = KERNEL_LIMITS.classHttp2;
 /** Unjudged bytes kept per connection, and syscalls (the kernel judges at most 4 before giving up). */
 const EARLY_BYTES = 8 * 1024;
 const EARLY_SYSCALLS = 4;

@@ -119,9 +119,26 @@ export function defaultRoute(path: string): string {
   return out === undefined ? path : out + path.slice(copied);
 }
 
+class PatternError extends Error {
+  why = '';
+}
+
+/** Why a route or ignore pattern is malformed, or undefined when it is fine (the settings check them at start-up). */
+export function routePatternProblem(pattern: string): string | undefined {
+  try {
+    compile(pattern, '');
+    return undefined;
+  } catch (err) {
+    if (err instanceof PatternError) return err.why;
+    throw err;
+  }
+}
+
 function compile(pattern: string, what: string): Compiled {
   const fail = (why: string): never => {
-    throw new Error(`invalid ${what} ${JSON.stringify(pattern)}: ${why}`);
+    const err = new PatternError(`invalid ${what} ${JSON.stringify(pattern)}: ${why}`);
+    err.why = why;
+    throw err;
   };
   if (typeof pattern !== 'string' || !pattern.startsWith('/')) {
     fail('it must start with "/", e.g. "/users/{id}"');

@@ -1,5 +1,7 @@
 // Port ranges of the process selection, and the bitmaps the kernel filter
 // reads: one bit per port, so any set of ranges costs one array lookup.
+import { KERNEL_LIMITS } from '../capture/limits';
+
 export type PortRange = readonly [low: number, high: number];
 
 /** "8080" or "8000-8100" (inclusive); undefined when malformed or out of 1..65535. */
@@ -22,8 +24,8 @@ export function portInRanges(port: number, ranges: readonly PortRange[]): boolea
   return false;
 }
 
-/** 65536 bits as 1024 little-endian 64-bit words: the layout of the kernel's sl_port_bits half. */
-export const PORT_BITMAP_BYTES = 65536 / 8;
+/** 65536 bits as little-endian 64-bit words: the layout of one half of the kernel's sl_port_bits. */
+export const PORT_BITMAP_BYTES = KERNEL_LIMITS.portWords * 8;
 
 export function portBitmap(ranges: readonly PortRange[]): Buffer {
   const bits = Buffer.alloc(PORT_BITMAP_BYTES);

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, DEFAULTS, SETTINGS, fromEnv, fromFile, resolveConfig, runningInKubernetes, type Config } from '../../src/config/config';
+import { ConfigError, DEFAULTS, SETTINGS, fromEnv, fromFile, resolveConfig, runningInKubernetes } from '../../src/config/config';
+import { SETTING_KEYS, defaultShown, settingOf } from '../../src/config/settings';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sidelight-config-'));
 function file(name: string, text: string): string {
@@ -161,14 +162,16 @@ describe('config', () => {
     assert.throws(() => fromFile(file('broken.yaml', 'a: [\n')), { message: /^config file .*broken\.yaml is not valid YAML: / });
   });
 
-  it('the README documents every setting with its variable', () => {
+  it("the README documents every setting: its row, its variables and its default, as the table says", () => {
     const readme = readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+    assert.ok(readme.includes('## Configuration'), 'README has a Configuration section');
     const section = readme.slice(readme.indexOf('## Configuration'));
-    assert.ok(section.length > 0 && readme.includes('## Configuration'), 'README has a Configuration section');
-    for (const field of Object.keys(SETTINGS) as (keyof Config)[]) {
-      const s = SETTINGS[field];
-      assert.match(section, new RegExp(`\\| \`${s.name}\` \\|`), `README row for ${s.name}`);
-      for (const v of s.env) assert.ok(section.includes(`\`${v}\``), `README names ${v} for ${s.name}`);
+    for (const key of SETTING_KEYS) {
+      const s = settingOf(key);
+      const row = new RegExp(`^\\| \`${s.name}\` \\| ([^|]*) \\| ([^|]*) \\| [^|]+ \\|$`, 'm').exec(section);
+      assert.ok(row, `README row for ${s.name}`);
+      assert.equal(row[1], s.env.map((v) => `\`${v}\``).join(', '), `README variables of ${s.name}`);
+      assert.equal(row[2], defaultShown(s), `README default of ${s.name}`);
     }
   });
 });

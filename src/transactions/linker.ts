@@ -16,14 +16,10 @@
 // A server span's trace is settled lazily (when a child needs it or when it
 // ends): by then the matching client request has surely been seen, even if
 // the kernel reported the server's read before the client's write.
-import type { TraceHeaders } from '../protocols/http1/message';
+import type { RequestHead } from '../protocols/request-head';
 
-/** What linking needs of a request head (HTTP/1 and HTTP/2 alike). */
-export interface RequestHead {
-  readonly method: string;
-  readonly target: string;
-  readonly trace: TraceHeaders | undefined;
-}
+export type { RequestHead } from '../protocols/request-head';
+
 import { ALWAYS_ON, type SpanSampler } from './sampling';
 import { extractParent, newSpanId, newTraceId, type RemoteParent } from './tracecontext';
 

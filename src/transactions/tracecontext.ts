@@ -3,7 +3,7 @@
 // multi header). Parsing is strict: a malformed header is ignored, never
 // half-used, so a bad client cannot graft spans onto a wrong trace.
 import { randomFillSync } from 'node:crypto';
-import type { TraceHeaders } from '../protocols/http1/message';
+import type { TraceHeaders } from '../protocols/request-head';
 
 /** A parent announced by the peer that sent the request. */
 export interface RemoteParent {

@@ -1,5 +1,6 @@
 // The internal model of one HTTP exchange, as every exporter receives it.
 import type { Endpoint } from '../capture/events';
+import type { UnknownField } from '../protocols/request-head';
 
 export type Role = 'server' | 'client';
 
@@ -18,8 +19,7 @@ export interface RpcCall {
   messagesExact: boolean;
 }
 
-/** Fields a transaction could not know: HTTP/2 headers coded against table state from before the agent attached. */
-export type UnknownField = 'method' | 'path' | 'authority' | 'status' | 'grpcStatus';
+export type { UnknownField } from '../protocols/request-head';
 
 export interface HttpTransaction {
   kind: 'http';

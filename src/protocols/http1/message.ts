@@ -13,6 +13,13 @@
 
 import { latin1 } from '../bytes';
 import { MAX_CHUNK_LINE_BYTES, MAX_HEAD_BYTES, type Limit } from '../limits';
+import type { RequestHead } from '../request-head';
+import { HeadFields } from './fields';
+import { HTTP1_PREFIX, matchPattern, matchRequestStart, matchResponseStart, MAYBE, methodName, PROBE_MAX, YES } from './sniff';
+import { CR, DEL, HEX, HTAB, LF, MAX_METHOD_LEN, SEMI, SP, TCHAR } from './tokens';
+
+export { looksLikeHttp1Request, looksLikeHttp1Response } from './sniff';
+export type { TraceHeaders } from '../request-head';
 
 export { MAX_HEAD_BYTES };
 
@@ -41,25 +48,10 @@ export function newHttp1Stats(): Http1Stats {
   };
 }
 
-/** Trace-context fields of a request (W3C Trace Context, B3), as sent. */
-export interface TraceHeaders {
-  traceparent?: string;
-  tracestate?: string;
-  b3?: string;
-  b3TraceId?: string;
-  b3SpanId?: string;
-  b3Sampled?: string;
-  b3Flags?: string;
-}
-
-export interface Http1RequestHead {
+export interface Http1RequestHead extends RequestHead {
   readonly version: Http1Version;
-  readonly method: string;
-  readonly target: string;
   readonly host: string | undefined;
   readonly userAgent: string | undefined;
-  /** undefined when the request carries none (most requests: no allocation). */
-  readonly trace: TraceHeaders | undefined;
 }
 
 /** What a parser reports. Calls are synchronous, from inside push/skip/close. */
@@ -90,101 +82,8 @@ export interface Http1MessageSink {
   onLimit(limit: Limit): void;
 }
 
-const MAX_METHOD_LEN = 32;
 
-const LF = 0x0a;
-const CR = 0x0d;
-const SP = 0x20;
-const HTAB = 0x09;
-const COLON = 0x3a;
-const COMMA = 0x2c;
-const SEMI = 0x3b;
-const DEL = 0x7f;
 
-// tchar, RFC 9110 §5.6.2: the bytes allowed in a method or field name.
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
-
-const HEX = new Int8Array(256).fill(-1);
-for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
-for (let c = 0; c < 6; c++) {
-  HEX[0x41 + c] = 10 + c;
-  HEX[0x61 + c] = 10 + c;
-}
-
-function ascii(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-const HTTP1_PREFIX = ascii('HTTP/1.');
-const N_HOST = ascii('host');
-const N_USER_AGENT = ascii('user-agent');
-const N_CONTENT_LENGTH = ascii('content-length');
-const N_TRANSFER_ENCODING = ascii('transfer-encoding');
-const N_TRACEPARENT = ascii('traceparent');
-const N_TRACESTATE = ascii('tracestate');
-const N_B3 = ascii('b3');
-const N_B3_TRACEID = ascii('x-b3-traceid');
-const N_B3_SPANID = ascii('x-b3-spanid');
-const N_B3_SAMPLED = ascii('x-b3-sampled');
-const N_B3_FLAGS = ascii('x-b3-flags');
-const N_CHUNKED = ascii('chunked');
-
-// Methods trusted to mark a message start when (re)synchronising. While in
-// sync any token is accepted as a method (RFC 9110 §9.1 allows extensions);
-// this list only guards the guesswork of finding a boundary in a stream.
-const KNOWN_METHODS = [
-  'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
-  'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH',
-  'REPORT', 'MKCALENDAR', 'MKACTIVITY', 'CHECKOUT', 'MERGE', 'ACL', 'BIND', 'UNBIND',
-  'REBIND', 'LINK', 'UNLINK', 'PURGE', 'QUERY', 'MKWORKSPACE', 'UPDATE', 'LABEL',
-  'VERSION-CONTROL', 'BASELINE-CONTROL', 'ORDERPATCH', 'MKREDIRECTREF', 'UPDATEREDIRECTREF',
-  'SUBSCRIBE', 'UNSUBSCRIBE', 'NOTIFY',
-];
-const METHOD_PATTERNS = KNOWN_METHODS.map((m) => ascii(m + ' '));
-
-const NO = 0;
-const YES = 1;
-const MAYBE = 2; // every byte so far matches, but there are too few to tell
-
-function matchPattern(b: Uint8Array, start: number, end: number, p: Uint8Array): number {
-  const n = end - start;
-  const m = n < p.length ? n : p.length;
-  for (let i = 0; i < m; i++) if (b[start + i] !== p[i]) return NO;
-  return n >= p.length ? YES : MAYBE;
-}
-
-function matchRequestStart(b: Uint8Array, start: number, end: number): number {
-  let best = NO;
-  for (const p of METHOD_PATTERNS) {
-    const r = matchPattern(b, start, end, p);
-    if (r === YES) return YES;
-    if (r === MAYBE) best = MAYBE;
-  }
-  return best;
-}
-
-function matchResponseStart(b: Uint8Array, start: number, end: number): number {
-  return matchPattern(b, start, end, HTTP1_PREFIX);
-}
-
-/** Starts with a known method token followed by SP. */
-export function looksLikeHttp1Request(bytes: Uint8Array): boolean {
-  return matchRequestStart(bytes, 0, bytes.length) === YES;
-}
-
-/** Starts with "HTTP/1.". */
-export function looksLikeHttp1Response(bytes: Uint8Array): boolean {
-  return matchResponseStart(bytes, 0, bytes.length) === YES;
-}
-
-/** Longest pattern above plus slack; bytes held while a push start is ambiguous. */
-const PROBE_MAX = 32;
 
 // Parser states. START_LINE..TRAILERS are "inside a message".
 const S_SEEK = 0; // out of sync: waiting for a push that starts a message
@@ -220,67 +119,6 @@ const SL_AFTER_CODE = 10;
 const SL_REASON = 11;
 const SL_CR = 12;
 
-// Header fields that matter for framing or for the transaction.
-const F_NONE = 0; // no field line yet: a whitespace-led line is not a fold
-const F_OTHER = 1;
-const F_HOST = 2;
-const F_USER_AGENT = 3;
-const F_CONTENT_LENGTH = 4;
-const F_TRANSFER_ENCODING = 5;
-// Trace context, kept so spans can join the caller's trace.
-const F_TRACEPARENT = 6;
-const F_TRACESTATE = 7;
-const F_B3 = 8;
-const F_B3_TRACEID = 9;
-const F_B3_SPANID = 10;
-const F_B3_SAMPLED = 11;
-const F_B3_FLAGS = 12;
-
-function eqLower(b: Uint8Array, at: number, lower: Uint8Array): boolean {
-  // OR-ing 0x20 folds A-Z onto a-z; '-' already has that bit. Callers only
-  // pass token bytes, for which this cannot create a false match.
-  for (let i = 0; i < lower.length; i++) if ((b[at + i] | 0x20) !== lower[i]) return false;
-  return true;
-}
-
-function fieldId(b: Uint8Array, s: number, e: number): number {
-  switch (e - s) {
-    case 2:
-      return eqLower(b, s, N_B3) ? F_B3 : F_OTHER;
-    case 4:
-      return eqLower(b, s, N_HOST) ? F_HOST : F_OTHER;
-    case 10:
-      if (eqLower(b, s, N_USER_AGENT)) return F_USER_AGENT;
-      if (eqLower(b, s, N_TRACESTATE)) return F_TRACESTATE;
-      return eqLower(b, s, N_B3_FLAGS) ? F_B3_FLAGS : F_OTHER;
-    case 11:
-      if (eqLower(b, s, N_TRACEPARENT)) return F_TRACEPARENT;
-      return eqLower(b, s, N_B3_SPANID) ? F_B3_SPANID : F_OTHER;
-    case 12:
-      if (eqLower(b, s, N_B3_TRACEID)) return F_B3_TRACEID;
-      return eqLower(b, s, N_B3_SAMPLED) ? F_B3_SAMPLED : F_OTHER;
-    case 14:
-      return eqLower(b, s, N_CONTENT_LENGTH) ? F_CONTENT_LENGTH : F_OTHER;
-    case 17:
-      return eqLower(b, s, N_TRANSFER_ENCODING) ? F_TRANSFER_ENCODING : F_OTHER;
-    default:
-      return F_OTHER;
-  }
-}
-
-/** Method name; the common ones as shared constants (no allocation per request). */
-function methodName(b: Uint8Array, s: number, e: number): string {
-  const n = e - s;
-  for (let i = 0; i < METHOD_PATTERNS.length; i++) {
-    const p = METHOD_PATTERNS[i];
-    if (p.length - 1 !== n) continue;
-    let k = 0;
-    while (k < n && b[s + k] === p[k]) k++;
-    if (k === n) return KNOWN_METHODS[i];
-  }
-  return latin1(b, s, e);
-}
-
 const EMPTY = new Uint8Array(0);
 
 export class Http1MessageParser {
@@ -309,14 +147,7 @@ export class Http1MessageParser {
   private status = 0;
   private method = '';
   private target = '';
-  private host: string | undefined = undefined;
-  private userAgent: string | undefined = undefined;
-  private trace: TraceHeaders | undefined = undefined;
-  private contentLength = -1;
-  private contentLengthInvalid = false;
-  private teSeen = false;
-  private teChunked = false;
-  private lastField = F_NONE;
+  private readonly fields: HeadFields;
 
   // Current body.
   private bodyBytes = 0;
@@ -332,7 +163,9 @@ export class Http1MessageParser {
     private readonly isRequest: boolean,
     private readonly sink: Http1MessageSink,
     private readonly stats: Pick<Http1Stats, 'parseErrors' | 'discardedBytes'>,
-  ) {}
+  ) {
+    this.fields = new HeadFields(isRequest);
+  }
 
   /** After a 101 or a 2xx to CONNECT: the rest of the stream is not HTTP/1. */
   get upgraded(): boolean {
@@ -547,14 +380,7 @@ export class Http1MessageParser {
     this.slCount = 0;
     this.minor = 1;
     this.status = 0;
-    this.host = undefined;
-    this.userAgent = undefined;
-    this.trace = undefined;
-    this.contentLength = -1;
-    this.contentLengthInvalid = false;
-    this.teSeen = false;
-    this.teChunked = false;
-    this.lastField = F_NONE;
+    this.fields.reset();
     this.lineLen = 0;
     this.bodyBytes = 0;
     this.state = S_START_LINE;
@@ -774,177 +600,28 @@ export class Http1MessageParser {
       if (e > s && buf[e - 1] === CR) e--;
       pos = lf + 1;
       if (e === s) return this.endOfHead(pos, end, ts);
-      if (!this.fieldLine(buf, s, e)) return this.loseSync(this.headBytes + end - pos, ts, end);
+      if (!this.fields.line(buf, s, e)) return this.loseSync(this.headBytes + end - pos, ts, end);
     }
     return pos;
-  }
-
-  /** One field line without its line ending. false: invalid. */
-  private fieldLine(b: Uint8Array, s: number, e: number): boolean {
-    let vs: number;
-    let id: number;
-    let fold = false;
-    if (b[s] === SP || b[s] === HTAB) {
-      // Before any field: whitespace-led lines are skipped (§2.2).
-      // After one: obs-fold, a continuation of that field's value (§5.2).
-      if (this.lastField === F_NONE) return true;
-      id = this.lastField;
-      vs = s;
-      fold = true;
-    } else {
-      let i = s;
-      while (i < e && TCHAR[b[i]] === 1) i++;
-      // field-name ":" with no whitespace before the colon (§5.1).
-      if (i === s || i === e || b[i] !== COLON) return false;
-      id = fieldId(b, s, i);
-      vs = i + 1;
-    }
-    let ve = e;
-    while (vs < ve && (b[vs] === SP || b[vs] === HTAB)) vs++;
-    while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--;
-    switch (id) {
-      case F_HOST:
-        if (fold) {
-          if (ve > vs) this.host += ' ' + latin1(b, vs, ve);
-        } else if (this.host === undefined) {
-          this.host = latin1(b, vs, ve);
-        } else {
-          id = F_OTHER; // duplicate Host: keep the first, ignore its folds
-        }
-        break;
-      case F_USER_AGENT:
-        if (fold) {
-          if (ve > vs) this.userAgent += ' ' + latin1(b, vs, ve);
-        } else if (this.userAgent === undefined) {
-          this.userAgent = latin1(b, vs, ve);
-        } else {
-          id = F_OTHER;
-        }
-        break;
-      case F_CONTENT_LENGTH:
-        if (!fold || ve > vs) this.contentLengthList(b, vs, ve);
-        break;
-      case F_TRANSFER_ENCODING:
-        this.transferCodings(b, vs, ve);
-        break;
-      case F_TRACEPARENT:
-      case F_TRACESTATE:
-      case F_B3:
-      case F_B3_TRACEID:
-      case F_B3_SPANID:
-      case F_B3_SAMPLED:
-      case F_B3_FLAGS:
-        if (this.isRequest) this.traceField(id, fold, latin1(b, vs, ve));
-        break;
-    }
-    this.lastField = id;
-    return true;
-  }
-
-  /**
-   * Keeps the first of each trace field; tracestate may be split over
-   * several lines, which join with commas (W3C Trace Context §3.3.1.1).
-   */
-  private traceField(id: number, fold: boolean, value: string): void {
-    const t = (this.trace ??= {});
-    switch (id) {
-      case F_TRACESTATE:
-        if (t.tracestate === undefined) t.tracestate = value;
-        else if (value !== '') t.tracestate += fold ? ` ${value}` : `,${value}`;
-        return;
-      case F_TRACEPARENT:
-        t.traceparent ??= value;
-        return;
-      case F_B3:
-        t.b3 ??= value;
-        return;
-      case F_B3_TRACEID:
-        t.b3TraceId ??= value;
-        return;
-      case F_B3_SPANID:
-        t.b3SpanId ??= value;
-        return;
-      case F_B3_SAMPLED:
-        t.b3Sampled ??= value;
-        return;
-      case F_B3_FLAGS:
-        t.b3Flags ??= value;
-        return;
-    }
-  }
-
-  /**
-   * Content-Length = 1*DIGIT; a list of identical values (or repeated
-   * identical fields) is one value (RFC 9110 §8.6), anything else is
-   * invalid (§6.3 (5)).
-   * Validity only matters if no Transfer-Encoding overrides it.
-   */
-  private contentLengthList(b: Uint8Array, s: number, e: number): void {
-    let sawValue = false;
-    let i = s;
-    while (i <= e) {
-      let j = i;
-      while (j < e && b[j] !== COMMA) j++;
-      let a = i;
-      let z = j;
-      while (a < z && (b[a] === SP || b[a] === HTAB)) a++;
-      while (z > a && (b[z - 1] === SP || b[z - 1] === HTAB)) z--;
-      if (a < z) {
-        let v = 0;
-        for (let k = a; k < z; k++) {
-          const d = b[k] - 0x30;
-          if (d < 0 || d > 9 || v > (Number.MAX_SAFE_INTEGER - d) / 10) {
-            this.contentLengthInvalid = true;
-            return;
-          }
-          v = v * 10 + d;
-        }
-        if (this.contentLength >= 0 && this.contentLength !== v) {
-          this.contentLengthInvalid = true;
-          return;
-        }
-        this.contentLength = v;
-        sawValue = true;
-      }
-      i = j + 1;
-    }
-    if (!sawValue) this.contentLengthInvalid = true;
-  }
-
-  /** Records whether chunked is the final transfer coding (§6.3 (4)); list may span fields. */
-  private transferCodings(b: Uint8Array, s: number, e: number): void {
-    let i = s;
-    while (i < e) {
-      let j = i;
-      while (j < e && b[j] !== COMMA) j++;
-      let a = i;
-      while (a < j && (b[a] === SP || b[a] === HTAB)) a++;
-      let z = a;
-      while (z < j && TCHAR[b[z]] === 1) z++;
-      if (z > a) {
-        this.teSeen = true;
-        this.teChunked = z - a === N_CHUNKED.length && eqLower(b, a, N_CHUNKED);
-      }
-      i = j + 1;
-    }
   }
 
   /** Blank line seen: decide the body length (RFC 9112 §6.3). */
   private endOfHead(pos: number, end: number, ts: bigint): number {
     const failed = (): number => this.loseSync(this.headBytes + end - pos, ts, end);
+    const f = this.fields;
     if (this.isRequest) {
       let length = 0;
       let chunked = false;
-      if (this.teSeen) {
+      if (f.teSeen) {
         // §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty
         // framing; §6.3 (4): a request whose final coding is not chunked
         // has no determinable length.
-        if (this.minor === 0 || !this.teChunked) return failed();
+        if (this.minor === 0 || !f.teChunked) return failed();
         chunked = true; // §6.3 (3): overrides any Content-Length
-      } else if (this.contentLengthInvalid) {
+      } else if (f.contentLengthInvalid) {
         return failed();
-      } else if (this.contentLength > 0) {
-        length = this.contentLength;
+      } else if (f.contentLength > 0) {
+        length = f.contentLength;
       }
       // §6.3 (7): otherwise a request has no body.
       this.sink.onRequestHead(
@@ -952,9 +629,9 @@ export class Http1MessageParser {
           version: this.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
           method: this.method,
           target: this.target,
-          host: this.host,
-          userAgent: this.userAgent,
-          trace: this.trace,
+          host: f.host,
+          userAgent: f.userAgent,
+          trace: f.trace,
         },
         ts,
       );
@@ -983,16 +660,16 @@ export class Http1MessageParser {
       this.upgrade(ts);
       return end;
     }
-    if (this.teSeen) {
+    if (f.teSeen) {
       // §6.3 (4): chunked last, else read until close; §6.1: HTTP/1.0 with
       // Transfer-Encoding is faulty framing, so also until close.
-      if (this.teChunked && this.minor !== 0) this.enterChunkSize();
+      if (f.teChunked && this.minor !== 0) this.enterChunkSize();
       else this.state = S_UNTIL_CLOSE;
       return pos;
     }
-    if (this.contentLengthInvalid) return failed(); // §6.3 (5)
-    if (this.contentLength > 0) this.enterLength(this.contentLength);
-    else if (this.contentLength === 0) this.finish(ts);
+    if (f.contentLengthInvalid) return failed(); // §6.3 (5)
+    if (f.contentLength > 0) this.enterLength(f.contentLength);
+    else if (f.contentLength === 0) this.finish(ts);
     else this.state = S_UNTIL_CLOSE; // §6.3 (8)
     return pos;
   }

@@ -7,7 +7,6 @@
 // Sides are the tracker's directions (0, 1). Which one is the client is
 // known from the kernel (connect/accept), from the preface, or else from
 // the first header block naming :method or :status.
-import type { TraceHeaders } from '../http1/message';
 import {
   FLAG_END_HEADERS,
   FLAG_END_STREAM,
@@ -24,18 +23,14 @@ import {
 import { GrpcMessageCounter, grpcPathParts, isGrpcContentType, parseGrpcStatus } from './grpc';
 import { HeaderListTooLarge, HeaderTableTooLarge, HpackDecoder, HpackError, type HeaderField, type HpackStats } from './hpack';
 import { MAX_HEADER_BLOCK, MAX_OPEN_STREAMS, type Limit, type LimitHook } from '../limits';
-import type { UnknownField } from '../../transactions/transaction';
+import { addTraceField, TRACE_HEADERS, type RequestHead, type TraceHeaders, type UnknownField } from '../request-head';
 
 export { MAX_HEADER_BLOCK, MAX_OPEN_STREAMS };
 
 export type Side = 0 | 1;
 
-/** What the trace linker needs of a request (the same shape as an HTTP/1 head). */
-export interface Http2RequestHead {
-  readonly method: string;
-  readonly target: string;
-  readonly trace: TraceHeaders | undefined;
-}
+/** What the trace linker needs of a request: the head every protocol reports. */
+export type Http2RequestHead = RequestHead;
 
 export interface GrpcCall {
   /** undefined: the path was not known (HPACK state from before the attach) or not /service/method. */
@@ -626,31 +621,11 @@ function summarize(fields: HeaderField[] | undefined): Block {
       case 'grpc-status':
         b.grpcStatus ??= v;
         break;
-      case 'traceparent':
-        (b.trace ??= {}).traceparent ??= v;
-        break;
-      case 'tracestate': {
-        const t = (b.trace ??= {});
-        t.tracestate = t.tracestate === undefined ? v : `${t.tracestate},${v}`;
+      default: {
+        const field = TRACE_HEADERS.get(name);
+        if (field !== undefined) addTraceField((b.trace ??= {}), field, v);
         break;
       }
-      case 'b3':
-        (b.trace ??= {}).b3 ??= v;
-        break;
-      case 'x-b3-traceid':
-        (b.trace ??= {}).b3TraceId ??= v;
-        break;
-      case 'x-b3-spanid':
-        (b.trace ??= {}).b3SpanId ??= v;
-        break;
-      case 'x-b3-sampled':
-        (b.trace ??= {}).b3Sampled ??= v;
-        break;
-      case 'x-b3-flags':
-        (b.trace ??= {}).b3Flags ??= v;
-        break;
-      default:
-        break;
     }
   }
   return b;

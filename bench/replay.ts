@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { BatchDecoder } from '../src/capture/decoder';
 import { readRecording, type RecordedBatch, type RecordingHeader } from '../src/capture/recording';
-import { ConnectionTracker } from '../src/conn/tracker';
+import { ConnectionStages } from '../src/pipeline';
 import { DEFAULTS, type Config } from '../src/config/config';
 import { RecordedProcessNames } from '../src/enrich/process';
 import { OtlpTraceEncoder } from '../src/export/otlp-trace-encoder';
@@ -45,13 +45,14 @@ function parse(header: RecordingHeader, batches: RecordedBatch[]): number {
   let n = 0;
   const listening = new Set(header.listeningPorts);
   const offset = BigInt(header.clockOffsetNs);
-  const tracker = new ConnectionTracker(
-    () => n++,
-    new WallClock(() => offset),
-    { has: (p) => listening.has(p) },
-    new RecordedProcessNames(),
-    { maxConnections: DEFAULTS.maxConnections, idleTimeoutMs: DEFAULTS.idleTimeoutSec * 1000 },
-  );
+  const tracker = new ConnectionStages({
+    emit: () => n++,
+    clock: new WallClock(() => offset),
+    listeners: { has: (p) => listening.has(p) },
+    processes: new RecordedProcessNames(),
+    maxConnections: DEFAULTS.maxConnections,
+    idleTimeoutMs: DEFAULTS.idleTimeoutSec * 1000,
+  });
   const d = new BatchDecoder(tracker);
   for (const b of batches) d.decode(b.batch, b.count);
   return n;
@@ -74,10 +75,10 @@ function exportAll(header: RecordingHeader, batches: RecordedBatch[]): number {
   // After the pipeline's own exporters: what the span queue would hand the OTLP exporter.
   const p = replayPipeline(header, CONFIG, log, undefined, (tx) => {
     if (tx.route === undefined && !tx.unknownFields.includes('path')) return; // ignored route
-    pending.push({ tx, resource: p.telemetry.resources.of(tx.pid, tx.process).resource });
+    pending.push({ tx, resource: p.enricher.resources.of(tx.pid, tx.process).resource });
     if (pending.length === 512) flush();
   });
-  const d = new BatchDecoder(p.tracker);
+  const d = new BatchDecoder(p.input);
   for (const b of batches) d.decode(b.batch, b.count);
   flush();
   return encoded;

@@ -7,7 +7,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { DEFAULTS, type Config } from '../src/config/config';
-import { Telemetry } from '../src/export/telemetry';
+import { Exporters } from '../src/export/exporters';
+import { ProcessResources } from '../src/enrich/resource';
 import { createLogger } from '../src/log';
 import type { HttpTransaction } from '../src/transactions/transaction';
 import { newSpanId, newTraceId } from '../src/transactions/tracecontext';
@@ -64,31 +65,32 @@ async function main(): Promise<void> {
     ...DEFAULTS, output: 'json', otlpEndpoint: receiver.endpoint, otlpProtocol: protocol, spanQueueSize: 20_000, spanBatchSize: 512, spanDelayMs: 50,
   };
   const sink = { writable: false } as unknown as NodeJS.WritableStream; // console output off: export path only
-  const telemetry = new Telemetry(config, { nameOf: (_p, f) => f(), commandLine: () => undefined }, createLogger('warn'), sink);
+  const exporters = new Exporters({ config, log: createLogger('warn'), out: sink });
+  const resources = new ProcessResources({ nameOf: (_p, f) => f(), commandLine: () => undefined }, { serviceName: undefined, extra: {}, commandLine: false });
   const txs = Array.from({ length: 4096 }, (_, i) => transaction(i));
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let offered = 0;
   // Offer in slices so the queue never overflows: what is measured is throughput, not drops.
   while (offered < total) {
-    const q = telemetry.spans!.stats;
+    const q = exporters.spans!.stats;
     if (q.queued + q.inFlight > 15_000) {
       await new Promise((r) => setImmediate(r));
       continue;
     }
     for (let k = 0; k < 1000 && offered < total; k++, offered++) {
       const tx = txs[offered % txs.length];
-      telemetry.export({ ...tx, spanId: newSpanId() });
+      exporters.export({ ...tx, spanId: newSpanId() }, resources.of(tx.pid, tx.process));
     }
     await new Promise((r) => setImmediate(r));
   }
-  while (telemetry.spans!.stats.queued + telemetry.spans!.stats.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+  while (exporters.spans!.stats.queued + exporters.spans!.stats.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const cpuSec = (cpu.user + cpu.system) / 1e6;
-  const s = telemetry.spans!.stats;
+  const s = exporters.spans!.stats;
   const received = await receiver.count();
-  await telemetry.shutdown(1000);
+  await exporters.shutdown(1000);
   receiver.stop();
   console.log(
     JSON.stringify({

@@ -5,11 +5,7 @@
 #define SIDELIGHT_CAPTURE_BPF_H
 
 #include "conn.bpf.h"
-#include "protocols/http1.bpf.h"
-#include "protocols/http1_heads.bpf.h"
-#include "protocols/http2.bpf.h"
-#include "protocols/http2_heads.bpf.h"
-#include "protocols/tls.bpf.h"
+#include "protocols/registry.bpf.h"
 
 /* Payload-bearing syscalls judged before an unrecognised connection is
  * declared "other" and stops being shipped. */
@@ -55,12 +51,7 @@ static __always_inline bool sl_judge(struct sl_conn *c, __u64 first, __u64 conti
 	if (c->klass != SL_CLASS_UNKNOWN)
 		return c->klass != SL_CLASS_OTHER && c->klass != SL_CLASS_TLS;
 	if (!bpf_probe_read_user(head, sizeof(head), (void *)first))
-		k = sl_is_http1(head, sizeof(head)) ? SL_CLASS_HTTP1
-		    : sl_is_http2_preface(head, sizeof(head)) ? SL_CLASS_HTTP2
-		    : tls_ok && contig >= 5 && sl_is_tls_record(head, c->role) ? SL_CLASS_TLS
-		    : c->role == SL_ROLE_UNKNOWN && sl_is_http2_frames(head, first, contig)
-			? SL_CLASS_HTTP2
-			: SL_CLASS_UNKNOWN;
+		k = sl_classify(head, sizeof(head), first, contig, c->role, tls_ok);
 	if (k == SL_CLASS_TLS) {
 		c->klass = k;
 		c->tries = 0;
@@ -281,18 +272,11 @@ static __always_inline void sl_capture(struct sl_scratch *s, struct sl_conn *c, 
 				       __u64 first, __u64 contig)
 {
 	struct sl_range *last;
-	bool h1 = c->klass == SL_CLASS_HTTP1 && sl_h1_follows(c, dir, pos, ret, first, contig);
 
 	s->nranges = 1;
 	s->ranges[0].off = 0;
-	s->ranges[0].len = h1 ? 0 : want;
-	if (c->klass == SL_CLASS_HTTP2) {
-		if (sl_h2_heads_alone(c, dir, pos, first, contig))
-			s->ranges[0].len = 0;
-		sl_h2_heads(s, c, dir, pos, ret, s->ranges[0].len, buf, iov, first, contig);
-	} else if (h1) {
-		sl_h1_heads(s, c, dir, pos, ret, want, buf, iov);
-	}
+	s->ranges[0].len = want;
+	sl_protocol_heads(s, c, dir, pos, ret, want, buf, iov, first, contig);
 	last = &s->ranges[(s->nranges - 1) & (SL_RANGES - 1)];
 	/* The extent shipped: user space steps over the rest by count. */
 	s->ev.captured = last->off + last->len;

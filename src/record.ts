@@ -7,7 +7,7 @@ import { RecordingWriter } from './capture/recording';
 import { ListeningPorts } from './conn/listeners';
 import type { Config } from './config/config';
 import type { Logger } from './log';
-import { formatPortRanges } from './select/ports';
+import { formatPortRanges } from './capture/ports';
 
 export async function recordCapture(config: Config, file: string, log: Logger, signal: AbortSignal): Promise<void> {
   for (const note of preflight()) log.info(note);

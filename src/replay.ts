@@ -1,12 +1,13 @@
 // `sidelight replay FILE`: a recording through the whole user-space
-// pipeline, offline — decode, connection tracking, parsing, trace links,
-// routes, and the configured exporters.
+// pipeline, offline — decode, connection streams, protocol sessions, trace
+// links, enrichment and the configured exporters (src/pipeline.ts).
 import { BatchDecoder } from './capture/decoder';
 import { readRecording, type RecordingHeader } from './capture/recording';
 import type { Config } from './config/config';
 import { RecordedProcessNames } from './enrich/process';
 import type { Logger } from './log';
-import { buildPipeline, parserStats, type Pipeline } from './pipeline';
+import { parserStats } from './export/self-metrics';
+import { buildPipeline, stopStages, type Pipeline } from './pipeline';
 import type { HttpTransaction } from './transactions/transaction';
 
 export interface ReplayResult {
@@ -26,18 +27,26 @@ export function replayPipeline(
 ): Pipeline {
   const listening = new Set(header.listeningPorts ?? []);
   const offset = BigInt(header.clockOffsetNs);
-  return buildPipeline(config, log, new RecordedProcessNames(), () => offset, { has: (port) => listening.has(port) }, out, tap);
+  return buildPipeline({
+    config,
+    log,
+    processes: new RecordedProcessNames(),
+    clockOffsetNs: () => offset,
+    listeners: { has: (port) => listening.has(port) },
+    out,
+    tap,
+  });
 }
 
 export async function replayRecording(file: string, config: Config, log: Logger, out?: NodeJS.WritableStream): Promise<ReplayResult> {
   const { header, batches } = readRecording(file);
   const pipeline = replayPipeline(header, config, log, out);
-  const decoder = new BatchDecoder(pipeline.tracker);
+  const decoder = new BatchDecoder(pipeline.input);
   let events = 0;
   for (const b of batches) {
     decoder.decode(b.batch, b.count);
     events += b.count;
   }
-  await pipeline.telemetry.shutdown(5_000);
-  return { header, batches: batches.length, events, stats: parserStats(pipeline.tracker) };
+  await stopStages(pipeline.stages, 5_000);
+  return { header, batches: batches.length, events, stats: parserStats(pipeline.connections) };
 }

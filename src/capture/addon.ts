@@ -15,7 +15,7 @@ export interface AddonStartOptions {
   /** Ring occupancy at which a record wakes the poll thread at once (default: a quarter of the ring). */
   wakeBytes?: number;
   pids: number[];
-  /** PORT_BITMAP_BYTES of ports to keep, then as many to leave out (src/select/ports.ts); absent: no port filter. */
+  /** PORT_BITMAP_BYTES of ports to keep, then as many to leave out (src/capture/ports.ts); absent: no port filter. */
   portBits?: Buffer;
 }
 

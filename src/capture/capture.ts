@@ -5,7 +5,7 @@ import { BatchDecoder, type DecodeStats } from './decoder';
 import type { EventSink } from './events';
 import { checkLayout } from './layout';
 import type { Config } from '../config/config';
-import { portBitmap, type PortRange } from '../select/ports';
+import { portBitmap, type PortRange } from './ports';
 
 export interface CaptureOptions {
   captureBytes: number;

@@ -5,7 +5,7 @@
 import { SAMPLER_NAMES } from '../transactions/sampling';
 import { KERNEL_LIMITS } from '../capture/limits';
 import type { LabelSelector } from '../select/labels';
-import type { PortRange } from '../select/ports';
+import type { PortRange } from '../capture/ports';
 import {
   address, boolean, endpoint, integer, integerList, k8sNames, keyValues, labelSelector, oneOf, pathGlobs, portRanges,
   powerOfTwo, ratio, routePatterns, text, type Raw,

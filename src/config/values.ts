@@ -4,7 +4,7 @@
 import picomatch from 'picomatch';
 import { routePatternProblem } from '../enrich/routes';
 import { parseRequirement, type LabelRequirement, type LabelSelector } from '../select/labels';
-import { parsePortRange, type PortRange } from '../select/ports';
+import { parsePortRange, type PortRange } from '../capture/ports';
 
 export class ConfigError extends Error {}
 

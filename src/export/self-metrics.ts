@@ -2,6 +2,7 @@
 // dropped, what it could not parse, what it exported and dropped. Values are
 // read from the stages' counters at scrape time (nothing on the hot path).
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ConnectionStats } from '../conn/streams';
 
 export interface SelfStats {
   eventsReceived: number;
@@ -96,4 +97,35 @@ export function registerSelfMetrics(registry: Registry, stats: () => SelfStats):
       this.set(snap().connectionsTracked);
     },
   });
+}
+
+/** What the parsers could not use, and what they rebuilt (the self-metrics' parser part). */
+export function parserStats(connections: { readonly stats: ConnectionStats }): Pick<SelfStats, 'bytesUnparsed' | 'parseErrors' | 'http2Unknown' | 'http2Streams' | 'transactions' | 'connectionsLimited'> {
+  const t = connections.stats;
+  return {
+    bytesUnparsed: {
+      lost: t.bytesLost,
+      uncaptured: t.bytesUncaptured,
+      before_role: t.bytesBeforeRole,
+      unclassified: t.bytesUnclassified,
+      discarded_http1: t.http1.discardedBytes,
+      desynced_http2: t.http2.frames.bytesDesynced,
+      tls_unbound: t.bytesTlsUnbound,
+      tls_filtered: t.bytesTlsFiltered,
+      limit: t.bytesLimited,
+    },
+    connectionsLimited: { ...t.connectionsLimited },
+    parseErrors: { http1: t.http1.parseErrors, http2_framing: t.http2.frames.desyncs, hpack: t.http2.hpackErrors },
+    http2Unknown: {
+      hpack_refs: t.http2.hpack.unknownRefs,
+      transactions: t.http2.transactionsWithUnknownFields,
+      header_blocks_lost: t.http2.headerBlocksLost,
+    },
+    http2Streams: {
+      reset: t.http2.streamsReset,
+      unanswered: t.http2.unansweredStreams,
+      response_without_request: t.http2.responsesWithoutRequest,
+    },
+    transactions: t.http1.transactions + t.http2.transactions,
+  };
 }

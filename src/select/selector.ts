@@ -6,8 +6,6 @@
 // that were already open are dropped here and counted.
 import picomatch from 'picomatch';
 import type { Config } from '../config/config';
-import type { ContainerRef } from '../enrich/cgroup';
-import type { Workload } from '../enrich/k8s/pod-index';
 import { labelsMatch } from './labels';
 
 export type SelectionRules = Pick<
@@ -29,11 +27,18 @@ export function usesKubernetes(r: SelectionRules): boolean {
 /** Why a process was left out (the label of sidelight_processes_excluded_total). */
 export type Verdict = 'in' | 'exe-path' | 'exclude-exe-path' | 'k8s-namespace' | 'exclude-k8s-namespace' | 'k8s-pod-labels' | 'exclude-k8s-pod-labels' | 'not-in-a-pod';
 
+/** What the rules read of a process's pod (the enrich stage's Workload has these). */
+export interface PodOf {
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
 export interface SelectorDeps {
   /** The executable's absolute path, undefined when the process is gone. */
   exePath(pid: number): string | undefined;
-  containerOf(pid: number): ContainerRef | undefined;
-  workloadOf(pid: number): Workload | undefined;
+  /** The process's container, when it runs in one; podUid set when that container is a Kubernetes pod's. */
+  containerOf(pid: number): { readonly podUid: string | undefined } | undefined;
+  workloadOf(pid: number): PodOf | undefined;
   /** Changes whenever the pod index does (a pending process is judged again). */
   metadataVersion(): number;
   /** /proc/<pid>/stat start time, in clock ticks. */

@@ -40,7 +40,7 @@ export class RequestContext {
   ) {}
 }
 
-/** Per-connection link state, kept by the connection tracker. */
+/** Per-connection link state, kept per connection by the transaction assembler. */
 export interface LinkState {
   /** Client 4-tuple then server 4-tuple: the same string on both ends of one connection. */
   readonly key: string;

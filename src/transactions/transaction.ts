@@ -1,24 +1,9 @@
 // The internal model of one HTTP exchange, as every exporter receives it.
 import type { Endpoint } from '../capture/events';
+import type { Role, RpcCall } from '../protocols/protocol';
 import type { UnknownField } from '../protocols/request-head';
 
-export type Role = 'server' | 'client';
-
-/** A gRPC call carried by an HTTP/2 stream. */
-export interface RpcCall {
-  system: 'grpc';
-  /** undefined when the :path could not be known (see unknownFields). */
-  service: string | undefined;
-  method: string | undefined;
-  /** grpc-status from the trailers; undefined if the stream ended without one. */
-  statusCode: number | undefined;
-  /** Length-prefixed messages in each direction; lower bounds when messagesExact is false. */
-  requestMessages: number;
-  responseMessages: number;
-  /** false: DATA of the call was lost with its framing, so some messages were never seen and the counts are lower bounds. */
-  messagesExact: boolean;
-}
-
+export type { Role, RpcCall } from '../protocols/protocol';
 export type { UnknownField } from '../protocols/request-head';
 
 export interface HttpTransaction {

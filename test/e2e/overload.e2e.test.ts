@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { Capture } from '../../src/capture/capture';
-import { ConnectionTracker } from '../../src/conn/tracker';
+import { ConnectionStages } from '../../src/pipeline';
 import { WallClock } from '../../src/transactions/clock';
 import type { HttpTransaction } from '../../src/transactions/transaction';
 import { ROOT } from '../support/agent';
@@ -29,13 +29,14 @@ describe('overload', { skip }, () => {
     assert.equal(ready[0], 'ready');
 
     const txs: HttpTransaction[] = [];
-    const tracker = new ConnectionTracker(
-      (tx) => txs.push({ ...tx }),
-      new WallClock(() => 0n),
-      { has: () => false },
-      { nameOf: (_pid, fallback) => fallback() },
-      { maxConnections: 1024, idleTimeoutMs: 60_000 },
-    );
+    const tracker = new ConnectionStages({
+      emit: (tx) => txs.push({ ...tx }),
+      clock: new WallClock(() => 0n),
+      listeners: { has: () => false },
+      processes: { nameOf: (_pid, fallback) => fallback() },
+      maxConnections: 1024,
+      idleTimeoutMs: 60_000,
+    });
     let busy = true;
     let delivered = 0;
     const capture = new Capture();

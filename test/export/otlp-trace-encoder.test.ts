@@ -78,9 +78,9 @@ describe('OtlpTraceEncoder', () => {
       const records: SpanRecord[] = [];
       const p = replayPipeline(header, { ...DEFAULTS, output: 'none' }, createLogger('error'), undefined, (tx) => {
         if (tx.route === undefined && !tx.unknownFields.includes('path')) return;
-        records.push({ tx, resource: p.telemetry.resources.of(tx.pid, tx.process).resource });
+        records.push({ tx, resource: p.enricher.resources.of(tx.pid, tx.process).resource });
       });
-      const d = new BatchDecoder(p.tracker);
+      const d = new BatchDecoder(p.input);
       for (const b of batches) d.decode(b.batch, b.count);
       const expected = { http1: 4000, http2: 4000, grpc: 2080 }[name];
       assert.equal(records.length, expected);

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BatchDecoder } from '../../src/capture/decoder';
-import { ConnectionTracker } from '../../src/conn/tracker';
-import { parserStats } from '../../src/pipeline';
+import { ConnectionStages } from '../../src/pipeline';
+import { parserStats } from '../../src/export/self-metrics';
 import { MAX_HEADER_BLOCK, MAX_HEAD_BYTES, MAX_OPEN_STREAMS, MAX_PENDING_REQUESTS, type Limit } from '../../src/protocols/limits';
 import { WallClock } from '../../src/transactions/clock';
 import type { HttpTransaction } from '../../src/transactions/transaction';
@@ -22,13 +22,14 @@ const HTTP2 = 2;
 
 function setup() {
   const txs: HttpTransaction[] = [];
-  const tracker = new ConnectionTracker(
-    (tx) => txs.push(tx),
-    new WallClock(() => 1_000_000_000_000n),
-    { has: () => false },
-    { nameOf: (_pid, fallback) => fallback() },
-    { maxConnections: 1024, idleTimeoutMs: 60_000 },
-  );
+  const tracker = new ConnectionStages({
+    emit: (tx) => txs.push(tx),
+    clock: new WallClock(() => 1_000_000_000_000n),
+    listeners: { has: () => false },
+    processes: { nameOf: (_pid, fallback) => fallback() },
+    maxConnections: 1024,
+    idleTimeoutMs: 60_000,
+  });
   const dec = new BatchDecoder(tracker);
   const pos = new Map<string, number>();
   let ts = 1n;

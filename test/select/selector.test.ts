@@ -5,7 +5,7 @@ import type { ContainerRef } from '../../src/enrich/cgroup';
 import { PodIndex } from '../../src/enrich/k8s/pod-index';
 import { startTicksOf } from '../../src/enrich/process';
 import { labelsMatch, parseRequirement } from '../../src/select/labels';
-import { parsePortRange, portBitmap, PORT_BITMAP_BYTES } from '../../src/select/ports';
+import { parsePortRange, portBitmap, PORT_BITMAP_BYTES } from '../../src/capture/ports';
 import { ProcessSelector, type SelectionRules } from '../../src/select/selector';
 import { podObject } from '../support/k8s-api';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BatchDecoder } from '../../src/capture/decoder';
-import { ConnectionTracker } from '../../src/conn/tracker';
+import { ConnectionStages } from '../../src/pipeline';
 import { WallClock } from '../../src/transactions/clock';
 import { TraceLinker } from '../../src/transactions/linker';
 import { buildSampler, SpanSampler } from '../../src/transactions/sampling';
@@ -21,14 +21,15 @@ const LO = [127, 0, 0, 1];
 
 function setup(linker = new TraceLinker()) {
   const txs: HttpTransaction[] = [];
-  const tracker = new ConnectionTracker(
-    (tx) => txs.push(tx),
-    new WallClock(() => 0n),
-    { has: () => false },
-    { nameOf: (pid) => `p${pid}` },
-    { maxConnections: 1000, idleTimeoutMs: 60_000 },
+  const tracker = new ConnectionStages({
+    emit: (tx) => txs.push(tx),
+    clock: new WallClock(() => 0n),
+    listeners: { has: () => false },
+    processes: { nameOf: (pid) => `p${pid}` },
+    maxConnections: 1000,
+    idleTimeoutMs: 60_000,
     linker,
-  );
+  });
   const dec = new BatchDecoder(tracker);
   let ts = 0n;
   const pos = new Map<string, number>();

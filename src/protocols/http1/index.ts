@@ -1,4 +1,4 @@
-// HTTP/1.x parsing: public API used by the connection tracker.
+// HTTP/1.x parsing: the parser API (the protocol interface is protocol.ts).
 export { Http1Exchange, type Http1Transaction } from './exchange';
 export {
   Http1MessageParser,

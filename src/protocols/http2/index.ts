@@ -1,4 +1,4 @@
-// HTTP/2 and gRPC parsing: public API used by the connection tracker.
+// HTTP/2 and gRPC parsing: the parser API (the protocol interface is protocol.ts).
 export { FrameReader, frameChainAt, saneFrameHeader, newFrameStats, PREFACE, type FrameStats } from './frames';
 export { GrpcMessageCounter, grpcPathParts, isGrpcContentType, parseGrpcStatus } from './grpc';
 export { HpackDecoder, HpackError, type HeaderField } from './hpack';

@@ -4,7 +4,7 @@
 // END_STREAM (or an RST_STREAM from either side), so streaming calls last
 // as long as the stream does.
 //
-// Sides are the tracker's directions (0, 1). Which one is the client is
+// Sides are the connection stage's directions (0 egress, 1 ingress). Which one is the client is
 // known from the kernel (connect/accept), from the preface, or else from
 // the first header block naming :method or :status.
 import {
@@ -23,27 +23,18 @@ import {
 import { GrpcMessageCounter, grpcPathParts, isGrpcContentType, parseGrpcStatus } from './grpc';
 import { HeaderListTooLarge, HeaderTableTooLarge, HpackDecoder, HpackError, type HeaderField, type HpackStats } from './hpack';
 import { MAX_HEADER_BLOCK, MAX_OPEN_STREAMS, type Limit, type LimitHook } from '../limits';
+import type { RpcCall, Side } from '../protocol';
 import { addTraceField, TRACE_HEADERS, type RequestHead, type TraceHeaders, type UnknownField } from '../request-head';
 
 export { MAX_HEADER_BLOCK, MAX_OPEN_STREAMS };
 
-export type Side = 0 | 1;
+export type { Side } from '../protocol';
 
 /** What the trace linker needs of a request: the head every protocol reports. */
 export type Http2RequestHead = RequestHead;
 
-export interface GrpcCall {
-  /** undefined: the path was not known (HPACK state from before the attach) or not /service/method. */
-  service: string | undefined;
-  method: string | undefined;
-  /** From grpc-status; undefined if the stream ended without one (reset, or unknown). */
-  statusCode: number | undefined;
-  requestMessages: number;
-  responseMessages: number;
-  /** false if a message prefix fell in bytes that were not captured (counts are lower bounds). */
-  messagesExact: boolean;
-}
-
+/** A gRPC call as the session counts it (the transaction's RpcCall without its system). */
+export type GrpcCall = Omit<RpcCall, 'system'>;
 
 export interface Http2Transaction<C = undefined> {
   streamId: number;

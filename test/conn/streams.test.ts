@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BatchDecoder } from '../../src/capture/decoder';
 import { EV_F_SKIPPED } from '../../src/capture/layout';
-import { ConnectionTracker } from '../../src/conn/tracker';
+import { ConnectionStages } from '../../src/pipeline';
 import { WallClock } from '../../src/transactions/clock';
 import type { HttpTransaction } from '../../src/transactions/transaction';
 import { closeRecord, dataRecord, tlsBindRecord, type BindSpec, type DataSpec } from '../support/batch';
@@ -15,13 +15,14 @@ const OUT = 0 as const;
 
 function setup(listening: number[] = []) {
   const txs: HttpTransaction[] = [];
-  const tracker = new ConnectionTracker(
-    (tx) => txs.push(tx),
-    new WallClock(() => 1_000_000_000_000n),
-    { has: (port) => listening.includes(port) },
-    { nameOf: (pid, fallback) => `${fallback()}#${pid}` },
-    { maxConnections: 4, idleTimeoutMs: 60_000 },
-  );
+  const tracker = new ConnectionStages({
+    emit: (tx) => txs.push(tx),
+    clock: new WallClock(() => 1_000_000_000_000n),
+    listeners: { has: (port) => listening.includes(port) },
+    processes: { nameOf: (pid, fallback) => `${fallback()}#${pid}` },
+    maxConnections: 4,
+    idleTimeoutMs: 60_000,
+  });
   const dec = new BatchDecoder(tracker);
   const feed = (...specs: (DataSpec | BindSpec | { close: bigint; connId: number })[]) => {
     const recs = specs.map((s) => ('close' in s ? closeRecord(s.close, s.connId) : 'tlsId' in s ? tlsBindRecord(s) : dataRecord(s)));
@@ -33,7 +34,7 @@ function setup(listening: number[] = []) {
 const REQ = Buffer.from('GET /a HTTP/1.1\r\nHost: h\r\n\r\n');
 const HEAD = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 30000\r\n\r\n');
 
-describe('connection tracker', () => {
+describe('connection streams', () => {
   it('steps over uncaptured body bytes by count and ends the exchange on the last write', () => {
     const { txs, tracker, feed } = setup();
     feed(

@@ -1,6 +1,6 @@
-// Port ranges of the process selection, and the bitmaps the kernel filter
-// reads: one bit per port, so any set of ranges costs one array lookup.
-import { KERNEL_LIMITS } from '../capture/limits';
+// Port ranges (--port, --exclude-port) and the bitmaps the kernel's port
+// filter reads: one bit per port, so any set of ranges costs one array lookup.
+import { KERNEL_LIMITS } from './limits';
 
 export type PortRange = readonly [low: number, high: number];
 

@@ -1,19 +1,15 @@
-// Fans each transaction out to the exporters, after the enrich stage gives
-// it a route and a service: console lines, RED metrics (Prometheus and
-// OTLP), and sampled spans (OTLP).
+// The exporters: console lines, RED metrics (Prometheus, and OTLP when an
+// endpoint is set) and sampled spans (OTLP), each fed every enriched transaction.
 import os from 'node:os';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/config';
-import type { PodIndex } from '../enrich/k8s/pod-index';
-import type { ProcessWorkloads } from '../enrich/k8s/process-workloads';
-import { DISTRO_NAME, DISTRO_VERSION, ProcessResources, type ProcessInfo } from '../enrich/resource';
-import { RouteMapper } from '../enrich/routes';
+import { DISTRO_NAME, DISTRO_VERSION, type ProcessIdentity } from '../enrich/resource';
 import type { Logger } from '../log';
 import type { HttpTransaction } from '../transactions/transaction';
 import { ConsoleExporter } from './console';
-import { HttpMetrics } from './metrics';
 import { signalUrl } from './endpoints';
+import { HttpMetrics } from './metrics';
 import { SpanQueue } from './span-queue';
 import type { SpanRecord } from './spans';
 
@@ -26,33 +22,24 @@ function otlp(): typeof import('./otlp') {
   return require('./otlp') as typeof import('./otlp');
 }
 
-export class Telemetry {
+export interface ExportersOptions {
+  config: Config;
+  log: Logger;
+  /** Where transaction lines go (stdout by default). */
+  out?: NodeJS.WritableStream;
+}
+
+export class Exporters {
+  /** The Prometheus registry /metrics serves: the RED metrics and the agent's own. */
   readonly registry = new Registry();
-  readonly routes: RouteMapper;
-  readonly resources: ProcessResources;
+  readonly spans: SpanQueue<SpanRecord> | undefined;
   private readonly console: ConsoleExporter;
   private readonly metrics: HttpMetrics;
-  readonly spans: SpanQueue<SpanRecord> | undefined;
   private metricExportErrors = 0;
-  /** Kubernetes metadata, when on: names the pod at the other end of a connection. */
-  private readonly pods: PodIndex | undefined;
 
-  constructor(
-    config: Config,
-    processes: ProcessInfo,
-    log: Logger,
-    out: NodeJS.WritableStream = process.stdout,
-    workloads?: ProcessWorkloads,
-  ) {
-    this.pods = workloads?.index;
-    this.routes = new RouteMapper({ patterns: config.routes, ignore: config.ignoreRoutes, maxRoutesPerService: config.maxRoutesPerService });
-    this.resources = new ProcessResources(processes, {
-      serviceName: config.serviceName,
-      extra: config.resourceAttributes,
-      commandLine: config.commandLine,
-      workloads,
-    });
-    this.console = new ConsoleExporter({ format: config.output, redactQuery: config.redactQuery }, out);
+  constructor(opts: ExportersOptions) {
+    const { config, log } = opts;
+    this.console = new ConsoleExporter({ format: config.output, redactQuery: config.redactQuery }, opts.out ?? process.stdout);
     this.metrics = new HttpMetrics(this.registry);
     const tracesUrl = signalUrl(config, 'traces');
     const metricsUrl = signalUrl(config, 'metrics');
@@ -93,24 +80,13 @@ export class Telemetry {
     return this.metricExportErrors;
   }
 
-  export(tx: HttpTransaction): void {
-    const proc = this.resources.of(tx.pid, tx.process);
-    const service = proc.service;
-    // An unknown path (HTTP/2 attached mid-connection) has no route to derive.
-    if (tx.target !== '' || !tx.unknownFields.includes('path')) {
-      const route = this.routes.route(service, tx.target);
-      if (route === undefined) return; // ignore pattern (health checks): not reported
-      tx.route = route;
-    }
-    if (this.pods) {
-      const peer = this.pods.podByIp(tx.peer.address);
-      if (peer) tx.peerWorkload = peer;
-    }
+  export(tx: HttpTransaction, proc: ProcessIdentity): void {
     this.console.export(tx);
-    this.metrics.record(tx, service);
+    this.metrics.record(tx, proc.service);
     if (this.spans && tx.sampled) this.spans.offer({ tx, resource: proc.resource });
   }
 
+  /** Pending spans and metrics get timeoutMs to leave; the rest is counted as dropped. */
   async shutdown(timeoutMs: number): Promise<void> {
     await Promise.all([this.spans?.shutdown(timeoutMs), this.metrics.shutdown(timeoutMs)]);
   }

@@ -4,7 +4,14 @@
 // arrive whole (the parser joins lines split across pushes).
 import { latin1 } from '../bytes';
 import { addTraceField, type TraceField, type TraceHeaders } from '../request-head';
-import { ascii, COLON, COMMA, eqLower, HTAB, SP, TCHAR } from './tokens';
+import { ascii, Byte, eqLower, TCHAR as TCHAR_TABLE } from './tokens';
+
+// Module-local names for what the loops below read: numbers inlined, the table loaded once.
+const COLON = Byte.COLON;
+const COMMA = Byte.COMMA;
+const SP = Byte.SP;
+const HTAB = Byte.HTAB;
+const TCHAR = TCHAR_TABLE;
 
 const N_HOST = ascii('host');
 const N_USER_AGENT = ascii('user-agent');

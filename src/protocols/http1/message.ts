@@ -15,11 +15,26 @@ import { latin1 } from '../bytes';
 import { MAX_CHUNK_LINE_BYTES, MAX_HEAD_BYTES, type Limit } from '../limits';
 import type { RequestHead } from '../request-head';
 import { HeadFields } from './fields';
-import { HTTP1_PREFIX, matchPattern, matchRequestStart, matchResponseStart, MAYBE, methodName, PROBE_MAX, YES } from './sniff';
-import { CR, DEL, HEX, HTAB, LF, MAX_METHOD_LEN, SEMI, SP, TCHAR } from './tokens';
+import { HTTP1_PREFIX as PREFIX, Match, matchPattern, matchRequestStart, matchResponseStart, methodName, Probe } from './sniff';
+import { Bound, Byte, HEX as HEX_TABLE, TCHAR as TCHAR_TABLE } from './tokens';
 
 export { looksLikeHttp1Request, looksLikeHttp1Response } from './sniff';
 export type { TraceHeaders } from '../request-head';
+
+// Module-local names for what the loops below read: numbers inlined, tables loaded once.
+const LF = Byte.LF;
+const CR = Byte.CR;
+const SP = Byte.SP;
+const HTAB = Byte.HTAB;
+const SEMI = Byte.SEMI;
+const DEL = Byte.DEL;
+const MAX_METHOD_LEN = Bound.MAX_METHOD_LEN;
+const YES = Match.YES;
+const MAYBE = Match.MAYBE;
+const PROBE_MAX = Probe.MAX;
+const TCHAR = TCHAR_TABLE;
+const HEX = HEX_TABLE;
+const HTTP1_PREFIX = PREFIX;
 
 export { MAX_HEAD_BYTES };
 

@@ -18,9 +18,16 @@ export const KNOWN_METHODS = [
 ];
 export const METHOD_PATTERNS = KNOWN_METHODS.map((m) => ascii(m + ' '));
 
-export const NO = 0;
-export const YES = 1;
-export const MAYBE = 2; // every byte so far matches, but there are too few to tell
+/** How far bytes match a message start (a const enum: numbers in the callers' loops). */
+export const enum Match {
+  NO = 0,
+  YES = 1,
+  /** Every byte so far matches, but there are too few to tell. */
+  MAYBE = 2,
+}
+const NO = Match.NO;
+const YES = Match.YES;
+const MAYBE = Match.MAYBE;
 
 export function matchPattern(b: Uint8Array, start: number, end: number, p: Uint8Array): number {
   const n = end - start;
@@ -54,7 +61,9 @@ export function looksLikeHttp1Response(bytes: Uint8Array): boolean {
 }
 
 /** Longest pattern above plus slack; bytes held while a push start is ambiguous. */
-export const PROBE_MAX = 32;
+export const enum Probe {
+  MAX = 32,
+}
 
 /** Method name; the common ones as shared constants (no allocation per request). */
 export function methodName(b: Uint8Array, s: number, e: number): string {

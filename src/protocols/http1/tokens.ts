@@ -1,16 +1,23 @@
 // Byte-level vocabulary of HTTP/1 (RFC 9110, RFC 9112): the bytes the
 // framing looks for and the character classes it checks, as lookup tables.
 
-export const MAX_METHOD_LEN = 32;
+// A const enum, so tsc writes the numbers into the parsers' loops: imported
+// plain constants would be property loads on the module object there.
+export const enum Byte {
+  LF = 0x0a,
+  CR = 0x0d,
+  SP = 0x20,
+  HTAB = 0x09,
+  COLON = 0x3a,
+  COMMA = 0x2c,
+  SEMI = 0x3b,
+  DEL = 0x7f,
+}
 
-export const LF = 0x0a;
-export const CR = 0x0d;
-export const SP = 0x20;
-export const HTAB = 0x09;
-export const COLON = 0x3a;
-export const COMMA = 0x2c;
-export const SEMI = 0x3b;
-export const DEL = 0x7f;
+/** Longest method token accepted. */
+export const enum Bound {
+  MAX_METHOD_LEN = 32,
+}
 
 // tchar, RFC 9110 §5.6.2: the bytes allowed in a method or field name.
 export const TCHAR = new Uint8Array(256);

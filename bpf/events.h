@@ -65,13 +65,26 @@ enum sl_role {
 	SL_ROLE_SERVER = 2,  /* seen at accept() */
 };
 
+/*
+ * What the kernel judged a connection to carry: one line per protocol
+ * (bpf/protocols/registry.bpf.h tells them apart; src/protocols/registry.ts
+ * names each by its class). The addon exports every SL_CLASS_* from this list.
+ *   UNKNOWN  no payload judged yet: payload is shipped
+ *   OTHER    not a protocol sidelight reads: only counted, never shipped
+ *   TLS      TLS records: the ciphertext is never shipped; the plaintext
+ *            comes from the TLS library's uprobes
+ */
+#define SL_CLASSES(X)        \
+	X(SL_CLASS_UNKNOWN, 0) \
+	X(SL_CLASS_HTTP1, 1)   \
+	X(SL_CLASS_HTTP2, 2)   \
+	X(SL_CLASS_OTHER, 3)   \
+	X(SL_CLASS_TLS, 4)
+
 enum sl_class {
-	SL_CLASS_UNKNOWN = 0, /* no payload judged yet: payload is shipped */
-	SL_CLASS_HTTP1 = 1,
-	SL_CLASS_HTTP2 = 2,
-	SL_CLASS_OTHER = 3, /* not HTTP: only counted in the kernel, never shipped */
-	SL_CLASS_TLS = 4,   /* TLS records: the ciphertext is never shipped; the plaintext
-			     * comes from the TLS library's uprobes */
+#define SL_CLASS_ENUM(name, value) name = value,
+	SL_CLASSES(SL_CLASS_ENUM)
+#undef SL_CLASS_ENUM
 };
 
 enum sl_syscall {

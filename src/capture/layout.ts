@@ -1,28 +1,27 @@
-// The event layout the decoder reads, checked against what the addon was
-// compiled with (bpf/events.h) before any event is decoded.
+// The event layout the decoder reads: its constants from the addon
+// (contract.ts), its field offsets checked against what the addon was
+// compiled with (bpf/events.h) before any event is decoded, and a
+// recording's layout checked against both.
 import type { AddonLayout } from './addon';
+import { kernelConstant } from './contract';
 
-export const EV_DATA = 1;
-export const EV_CLOSE = 2;
-export const EV_TLS_BIND = 3;
+/** Event types (enum sl_event_type). */
+export const EV_DATA = kernelConstant('SL_EV_DATA');
+export const EV_CLOSE = kernelConstant('SL_EV_CLOSE');
+export const EV_TLS_BIND = kernelConstant('SL_EV_TLS_BIND');
 /** sl_header.flags: plaintext read at the TLS library; conn_id names the TLS session. */
-export const EV_F_TLS = 1;
+export const EV_F_TLS = kernelConstant('SL_EV_F_TLS');
 /** sl_header.flags: the syscall's bytes before this payload were skipped on purpose (bodies whose heads were shipped). */
-export const EV_F_SKIPPED = 2;
+export const EV_F_SKIPPED = kernelConstant('SL_EV_F_SKIPPED');
 /** sl_header.flags: the payload is pieces of the syscall's bytes, each an 8-byte header (u32 offset, u32 length) and its bytes padded to 8. */
-export const EV_F_PIECES = 4;
-/** Bytes of a piece's header (struct sl_piece). */
+export const EV_F_PIECES = kernelConstant('SL_EV_F_PIECES');
+/** Bytes of a piece's header (struct sl_piece: two u32, read at fixed offsets like the fields below). */
 export const PIECE_HEADER = 8;
-export const DIR_EGRESS = 0;
-export const DIR_INGRESS = 1;
-export const ROLE_UNKNOWN = 0;
-export const ROLE_CLIENT = 1;
-export const ROLE_SERVER = 2;
-export const SYS_SENDFILE = 8;
-export const CLASS_OTHER = 3;
-export const CLASS_TLS = 4;
-export const SYS_SSL_READ = 11;
-export const SYS_SSL_WRITE = 12;
+export const DIR_EGRESS = kernelConstant('SL_DIR_EGRESS');
+export const DIR_INGRESS = kernelConstant('SL_DIR_INGRESS');
+export const ROLE_UNKNOWN = kernelConstant('SL_ROLE_UNKNOWN');
+export const ROLE_CLIENT = kernelConstant('SL_ROLE_CLIENT');
+export const ROLE_SERVER = kernelConstant('SL_ROLE_SERVER');
 
 /** Offsets the decoder uses, per struct and field: [offset, size]. */
 export const EXPECTED = {
@@ -50,12 +49,11 @@ export const TLS_BIND_EVENT_SIZE = 104;
 /** Added after recordings were first made: a recording without them has none of their events. */
 const ADDED_LATER = new Set(['sl_tls_bind_event', 'SL_EV_TLS_BIND', 'SL_EV_F_TLS', 'SL_EV_F_SKIPPED', 'SL_EV_F_PIECES', 'SL_CLASS_OTHER', 'SL_CLASS_TLS', 'SL_SYS_SSL_READ', 'SL_SYS_SSL_WRITE']);
 
-const EXPECTED_CONSTANTS: Record<string, number> = {
-  SL_EV_DATA: EV_DATA, SL_EV_CLOSE: EV_CLOSE, SL_DIR_EGRESS: DIR_EGRESS, SL_DIR_INGRESS: DIR_INGRESS,
-  SL_ROLE_UNKNOWN: ROLE_UNKNOWN, SL_ROLE_CLIENT: ROLE_CLIENT, SL_ROLE_SERVER: ROLE_SERVER,
-  SL_SYS_SENDFILE: SYS_SENDFILE, SL_EV_TLS_BIND: EV_TLS_BIND, SL_EV_F_TLS: EV_F_TLS, SL_EV_F_SKIPPED: EV_F_SKIPPED, SL_EV_F_PIECES: EV_F_PIECES, SL_CLASS_OTHER: CLASS_OTHER,
-  SL_CLASS_TLS: CLASS_TLS, SL_SYS_SSL_READ: SYS_SSL_READ, SL_SYS_SSL_WRITE: SYS_SSL_WRITE,
-};
+/** Constants a recording must share with this build: what its events mean depends on them. */
+const SHARED_CONSTANTS = [
+  'SL_EV_DATA', 'SL_EV_CLOSE', 'SL_EV_TLS_BIND', 'SL_EV_F_TLS', 'SL_EV_F_SKIPPED', 'SL_EV_F_PIECES', 'SL_DIR_EGRESS', 'SL_DIR_INGRESS',
+  'SL_ROLE_UNKNOWN', 'SL_ROLE_CLIENT', 'SL_ROLE_SERVER', 'SL_CLASS_OTHER', 'SL_CLASS_TLS', 'SL_SYS_SENDFILE', 'SL_SYS_SSL_READ', 'SL_SYS_SSL_WRITE',
+];
 
 /** Lists every difference between the addon's layout and the decoder's. */
 export function layoutMismatches(actual: AddonLayout): string[] {
@@ -79,8 +77,9 @@ export function layoutMismatches(actual: AddonLayout): string[] {
         problems.push(`${name}.${field} at ${got[0]}+${got[1]}, decoder expects ${off}+${size}`);
     }
   }
-  for (const [name, value] of Object.entries(EXPECTED_CONSTANTS)) {
+  for (const name of SHARED_CONSTANTS) {
     if (actual.constants[name] === undefined && ADDED_LATER.has(name)) continue;
+    const value = kernelConstant(name);
     if (actual.constants[name] !== value) problems.push(`${name} is ${actual.constants[name]}, decoder expects ${value}`);
   }
   return problems;

@@ -1,6 +1,6 @@
 // Port ranges (--port, --exclude-port) and the bitmaps the kernel's port
 // filter reads: one bit per port, so any set of ranges costs one array lookup.
-import { KERNEL_LIMITS } from './limits';
+import { KERNEL } from './contract';
 
 export type PortRange = readonly [low: number, high: number];
 
@@ -25,7 +25,7 @@ export function portInRanges(port: number, ranges: readonly PortRange[]): boolea
 }
 
 /** 65536 bits as little-endian 64-bit words: the layout of one half of the kernel's sl_port_bits. */
-export const PORT_BITMAP_BYTES = KERNEL_LIMITS.portWords * 8;
+export const PORT_BITMAP_BYTES = KERNEL.portWords * 8;
 
 export function portBitmap(ranges: readonly PortRange[]): Buffer {
   const bits = Buffer.alloc(PORT_BITMAP_BYTES);

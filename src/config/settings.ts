@@ -3,7 +3,7 @@
 // command-line flags (flags.ts), their help text and the README check are all
 // derived from it, and every value goes through its descriptor's parser.
 import { SAMPLER_NAMES } from '../transactions/sampling';
-import { KERNEL_LIMITS } from '../capture/limits';
+import { KERNEL } from '../capture/contract';
 import type { LabelSelector } from '../select/labels';
 import type { PortRange } from '../capture/ports';
 import {
@@ -75,8 +75,8 @@ export const SETTINGS = {
   }),
   pids: setting<number[]>({
     name: 'pids', env: ['SIDELIGHT_PIDS'], default: [], defaultText: 'all', flag: list('pid', '<n...>', 'numbers'),
-    help: `only these process ids (at most ${KERNEL_LIMITS.maxPids})`,
-    parse: (r) => integerList(r, 1, 4_194_304, KERNEL_LIMITS.maxPids, 'pids'),
+    help: `only these process ids (at most ${KERNEL.maxPids})`,
+    parse: (r) => integerList(r, 1, 4_194_304, KERNEL.maxPids, 'pids'),
   }),
   ports: setting<PortRange[]>({
     name: 'ports', env: ['SIDELIGHT_PORTS'], default: [], defaultText: 'all', flag: list('port', '<n...>', 'ports'),
@@ -125,14 +125,14 @@ export const SETTINGS = {
   }),
   captureBytes: setting<number>({
     name: 'capture-bytes', env: ['SIDELIGHT_CAPTURE_BYTES'], default: 4096, flag: value('<n>'),
-    help: `payload bytes per kernel event (64..${KERNEL_LIMITS.maxChunk})`,
-    parse: (r) => integer(r, 64, KERNEL_LIMITS.maxChunk),
+    help: `payload bytes per kernel event (64..${KERNEL.maxChunk})`,
+    parse: (r) => integer(r, 64, KERNEL.maxChunk),
   }),
   syscallCapBytes: setting<number>({
     name: 'syscall-cap-bytes', env: ['SIDELIGHT_SYSCALL_CAP_BYTES'], default: SYSCALL_CAP_DEFAULT, flag: value('<n>'),
     help: 'payload bytes captured per syscall, over several events',
-    parse: (r, e) => integer(r, e.captureBytes, e.captureBytes * KERNEL_LIMITS.maxChunksPerSyscall),
-    unset: (e) => Math.max(e.captureBytes, Math.min(SYSCALL_CAP_DEFAULT, e.captureBytes * KERNEL_LIMITS.maxChunksPerSyscall)),
+    parse: (r, e) => integer(r, e.captureBytes, e.captureBytes * KERNEL.maxChunksPerSyscall),
+    unset: (e) => Math.max(e.captureBytes, Math.min(SYSCALL_CAP_DEFAULT, e.captureBytes * KERNEL.maxChunksPerSyscall)),
   }),
   ringBytes: setting<number>({
     name: 'ring-bytes', env: ['SIDELIGHT_RING_BYTES'], default: 8 * 1024 * 1024, flag: value('<n>'),

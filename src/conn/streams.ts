@@ -6,7 +6,7 @@
 import { commOf, endpointsOf, hasTuple } from '../capture/decoder';
 import type { CloseEvent, DataEvent, Endpoint, EventSink, TlsBindEvent } from '../capture/events';
 import { DIR_EGRESS, ROLE_CLIENT, ROLE_SERVER } from '../capture/layout';
-import { KERNEL_LIMITS } from '../capture/limits';
+import { KERNEL } from '../capture/contract';
 import { LIMITS, type Limit } from '../protocols/limits';
 import { EGRESS, INGRESS, type Exchange, type Protocol, type ProtocolSession, type Role, type SessionEvents, type Side } from '../protocols/protocol';
 import type { RequestHead } from '../protocols/request-head';
@@ -195,7 +195,7 @@ export class ConnectionStreams<Ctx> implements EventSink {
 
   /** Hands a piece to the connection, or keeps it until the kernel's verdict (copied when `copy`: the batch is reused). */
   private accept(c: Connection<Ctx>, p: Piece, klass: number, copy: boolean): void {
-    if (klass === KERNEL_LIMITS.classUnknown && !c.session) {
+    if (klass === KERNEL.classUnknown && !c.session) {
       this.holdEarly(c, p, copy);
       return;
     }

@@ -85,7 +85,7 @@ export interface SessionEvents<Ctx> {
   exchange(ex: Exchange<Ctx>): void;
   /** The session found which side is the client (e.g. from the HTTP/2 preface). */
   roleFound(role: Role): void;
-  /** A bound of limits.ts was crossed: the session has stopped; its bytes are only counted from here. */
+  /** A bound of protocols/limits.ts was crossed: the session has stopped; its bytes are only counted from here. */
   limitCrossed(limit: Limit): void;
   /** Whether the connection's payload bodies matter to the parser (the kernel may then ship heads only). */
   bodiesWanted(wanted: boolean): void;

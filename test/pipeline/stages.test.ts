@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { BatchDecoder } from '../../src/capture/decoder';
-import { KERNEL_LIMITS } from '../../src/capture/limits';
+import { kernelConstant } from '../../src/capture/contract';
 import { DEFAULTS } from '../../src/config/config';
 import { ConnectionStreams, type ConnectionView, type ExchangeSink } from '../../src/conn/streams';
 import { Enricher } from '../../src/enrich/enricher';
@@ -48,7 +48,7 @@ function recorder() {
 describe('protocol interface', () => {
   it('the registry names each protocol once, each with the kernel class the addon exports for it', () => {
     assert.deepEqual(PROTOCOLS.map((p) => p.name), ['http1', 'http2']);
-    assert.deepEqual(PROTOCOLS.map((p) => p.kernelClass), [KERNEL_LIMITS.classHttp1, KERNEL_LIMITS.classHttp2]);
+    assert.deepEqual(PROTOCOLS.map((p) => p.kernelClass), [kernelConstant('SL_CLASS_HTTP1'), kernelConstant('SL_CLASS_HTTP2')]);
     assert.equal(new Set(PROTOCOLS.map((p) => p.kernelClass)).size, PROTOCOLS.length);
   });
 

@@ -1,6 +1,6 @@
 // HTTP/1.x behind the protocol interface: one Http1Exchange per connection,
 // its request parser fed the direction toward the server.
-import { KERNEL_LIMITS } from '../../capture/limits';
+import { kernelClass } from '../../capture/contract';
 import { EGRESS, INGRESS, type Exchange, type Protocol, type ProtocolSession, type Role, type SessionEvents, type Side, type StreamStart } from '../protocol';
 import { Http1Exchange, type Http1Transaction } from './exchange';
 import { newHttp1Stats, type Http1Stats } from './message';
@@ -65,7 +65,7 @@ class Http1Session<Ctx> implements ProtocolSession {
 
 export const HTTP1: Protocol<'http1', Http1Stats> = {
   name: 'http1',
-  kernelClass: KERNEL_LIMITS.classHttp1,
+  kernelClass: kernelClass('http1'),
   // The kernel may judge a connection HTTP/2 after bytes went to this parser (a prior-knowledge
   // client's first write, an h2c upgrade): HTTP/2 then takes it over.
   final: false,

@@ -1,7 +1,7 @@
 // HTTP/2 and gRPC behind the protocol interface: one Http2Session per
 // connection, fed both directions; it finds the client side itself when
 // the connection's role is not known.
-import { KERNEL_LIMITS } from '../../capture/limits';
+import { kernelClass } from '../../capture/contract';
 import { EGRESS, INGRESS, type Exchange, type Protocol, type ProtocolSession, type SessionEvents, type StreamStart } from '../protocol';
 import { Http2Session, newHttp2Stats, type Http2Stats, type Http2Transaction } from './session';
 
@@ -36,7 +36,7 @@ function exchangeOf<Ctx>(tx: Http2Transaction<Ctx>): Exchange<Ctx> {
 
 export const HTTP2: Protocol<'http2', Http2Stats> = {
   name: 'http2',
-  kernelClass: KERNEL_LIMITS.classHttp2,
+  kernelClass: kernelClass('http2'),
   final: true,
   needsRole: false,
   // Only the kernel judges HTTP/2 (by the preface, or frame shapes on a running connection).

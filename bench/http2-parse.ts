@@ -66,8 +66,10 @@ function replay(chunks: Chunk[]): { frames: number; calls: number } {
   const stats = newHttp2Stats();
   let calls = 0;
   const session = new Http2Session<undefined>(
-    (tx) => {
-      if (tx.grpc?.statusCode === 0) calls++;
+    {
+      transaction: (tx) => {
+        if (tx.grpc?.statusCode === 0) calls++;
+      },
     },
     stats,
     { clientSide: 1, complete: true, synced: [true, true] },

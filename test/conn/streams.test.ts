@@ -1,4 +1,4 @@
-// The tracker between decoder and parser: roles, stream positions, skips for
+// The connection streams between decoder and parser: roles, stream positions, skips for
 // uncaptured or dropped bytes, closes — fed with batches in the addon's format.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -84,13 +84,12 @@ function runHttp1(ops: readonly H1Op[], chunking: Chunking, feeder = new Feeder(
   const unanswered: number[] = [];
   const limits: Limit[] = [];
   let next = 0;
-  const ex = new Http1Exchange<number>(
-    (tx) => txs.push(tx),
-    undefined,
-    () => next++,
-    (ctx) => unanswered.push(ctx ?? -1),
-    (l) => limits.push(l),
-  );
+  const ex = new Http1Exchange<number>({
+    transaction: (tx) => txs.push(tx),
+    request: () => next++,
+    unanswered: (ctx) => unanswered.push(ctx ?? -1),
+    limit: (l) => limits.push(l),
+  });
   const pushed: [number, number] = [0, 0];
   let skipped = 0;
   for (const op of ops) {
@@ -305,7 +304,7 @@ describe('HTTP/1 parser under hostile input', () => {
           const pattern = new Uint8Array(Math.max(chunk, 65536) + unit.length);
           for (let i = 0; i < pattern.length; i++) pattern[i] = unit[i % unit.length];
           const heap0 = process.memoryUsage().heapUsed;
-          const ex = new Http1Exchange<number>(() => undefined);
+          const ex = new Http1Exchange<number>({ transaction: () => undefined });
           const push = (dir: Side, b: Uint8Array, ts: bigint) => (dir === 0 ? ex.pushRequest(b, ts) : ex.pushResponse(b, ts));
           timed(`HTTP/1 ${name}`, () => {
             if (answer && h.dir === 1) ex.pushRequest(ascii('GET / HTTP/1.1\r\n\r\n'), 1n);
@@ -640,13 +639,9 @@ function runH2(opts: H2Opts, steps: readonly Step[], chunking: Chunking, close: 
   const limits: Limit[] = [];
   let opened = 0;
   const session = new Http2Session<number>(
-    (tx) => txs.push(tx),
+    { transaction: (tx) => txs.push(tx), request: () => opened++, unanswered: (ctx) => unanswered.push(ctx ?? -1), limit: (l) => limits.push(l) },
     newHttp2Stats(),
     opts,
-    () => opened++,
-    (ctx) => unanswered.push(ctx ?? -1),
-    undefined,
-    (l) => limits.push(l),
   );
   const feeder = new Feeder();
   let fed = 0;
@@ -777,7 +772,7 @@ describe('HTTP/2 session under hostile input', () => {
     const whole = convs.map((c) => {
       const txs: Http2Transaction<number>[] = [];
       let n = 0;
-      const s = new Http2Session<number>((tx) => txs.push(tx), newHttp2Stats(), c.opts, () => n++);
+      const s = new Http2Session<number>({ transaction: (tx) => txs.push(tx), request: () => n++ }, newHttp2Stats(), c.opts);
       // Fresh copies: the reference run cannot suffer from a reused buffer.
       for (const st of c.steps) if ('skip' in st) s.skip(st.dir, st.skip, st.ts); else s.push(st.dir, Uint8Array.from(st.bytes), st.ts, st.syscallStart);
       return txs;
@@ -864,7 +859,7 @@ describe('HTTP/2 session under hostile input', () => {
         for (const [name, attack] of Object.entries(HOSTILE_H2)) {
           const heap0 = process.memoryUsage().heapUsed;
           const stats = newHttp2Stats();
-          const session = new Http2Session<undefined>(() => undefined, stats, { clientSide: 1, complete: true, synced: [true, true] });
+          const session = new Http2Session<undefined>({ transaction: () => undefined }, stats, { clientSide: 1, complete: true, synced: [true, true] });
           session.push(1, concat([PREFACE, settings()]), 1n, true);
           session.push(0, settings(), 1n, true);
           timed(`HTTP/2 ${name}`, () =>

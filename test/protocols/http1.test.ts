@@ -81,7 +81,7 @@ const SCRATCH_OFFSET = 7;
 function play(steps: readonly Step[], chunker: Chunker): Outcome {
   const txs: Http1Transaction[] = [];
   const limits: string[] = [];
-  const ex = new Http1Exchange((tx) => txs.push(tx), undefined, undefined, undefined, (limit) => limits.push(limit));
+  const ex = new Http1Exchange({ transaction: (tx) => txs.push(tx), limit: (limit) => limits.push(limit) });
   let max = 0;
   for (const s of steps) if ('data' in s) max = Math.max(max, s.data.length);
   // The agent hands out views of a batch buffer it reuses: do the same,
@@ -927,8 +927,8 @@ test('looksLikeHttp1Request / looksLikeHttp1Response', () => {
 test('shared stats object, pendingRequests, and no calls after close', () => {
   const shared = newHttp1Stats();
   const txs: Http1Transaction[] = [];
-  const a = new Http1Exchange((tx) => txs.push(tx), shared);
-  const b = new Http1Exchange((tx) => txs.push(tx), shared);
+  const a = new Http1Exchange({ transaction: (tx) => txs.push(tx) }, shared);
+  const b = new Http1Exchange({ transaction: (tx) => txs.push(tx) }, shared);
   assert.equal(a.stats, shared);
   a.pushRequest(bytes(get('/a1'), get('/a2')), 1n);
   b.pushRequest(bytes(get('/b1')), 2n);
@@ -941,7 +941,7 @@ test('shared stats object, pendingRequests, and no calls after close', () => {
   b.close(6n);
   assert.deepStrictEqual(txs, [simple('GET', '/b1', 200, 2, 3, 0)]);
   assert.deepStrictEqual(shared, stats({ requests: 3, responses: 1, transactions: 1, unansweredRequests: 2 }));
-  assert.equal(new Http1Exchange(() => undefined).stats === shared, false);
+  assert.equal(new Http1Exchange({ transaction: () => undefined }).stats === shared, false);
 });
 
 // ---------------------------------------------------------------------------

@@ -55,16 +55,16 @@ function run(sc: Scenario, split: Splitter = (n) => [n]): Outcome {
   const limits: string[] = [];
   let next = 1;
   const session = new Http2Session<number>(
-    (tx) => txs.push(tx),
+    {
+      transaction: (tx) => txs.push(tx),
+      request: (head) => {
+        requests.push(`${head.method} ${head.target}`);
+        return next++;
+      },
+      limit: (limit) => limits.push(limit),
+    },
     stats,
     sc.opts,
-    (head) => {
-      requests.push(`${head.method} ${head.target}`);
-      return next++;
-    },
-    undefined,
-    undefined,
-    (limit) => limits.push(limit),
   );
   for (const step of sc.steps) {
     if ('close' in step) session.close();
@@ -162,11 +162,11 @@ describe('HTTP/2 session', () => {
   it('tells once, at the first request whose content type is known, whether the connection carries gRPC; undecodable blocks never tell', () => {
     const told: string[] = [];
     const session = (what: string) =>
-      new Http2Session<undefined>(() => undefined, newHttp2Stats(), { ...FRESH, onGrpcKnown: (grpc) => told.push(`${what} ${grpc}`) });
+      new Http2Session<undefined>({ transaction: () => undefined }, newHttp2Stats(), { ...FRESH, onGrpcKnown: (grpc) => told.push(`${what} ${grpc}`) });
     const grpc = session('grpc');
     grpc.push(C, Buffer.concat([PREFACE, settings(), headers(1, GRPC_REQ('/a.B/C')), headers(3, GRPC_REQ('/a.B/D'))]), 1n, true);
     // A block that refers to a table entry never seen: its content type is unknown.
-    const unknown = new Http2Session<undefined>(() => undefined, newHttp2Stats(), { clientSide: C, complete: false, synced: [true, true], onGrpcKnown: () => told.push('unknown') });
+    const unknown = new Http2Session<undefined>({ transaction: () => undefined }, newHttp2Stats(), { clientSide: C, complete: false, synced: [true, true], onGrpcKnown: () => told.push('unknown') });
     unknown.push(C, headers(1, block({ index: 70 })), 1n, true);
     // gRPC first: the connection keeps its bodies, whatever follows.
     const mixed = session('mixed');
@@ -484,7 +484,7 @@ describe('HTTP/2 session under arbitrary bytes', () => {
         (steps, fresh) => {
           const stats = newHttp2Stats();
           let emitted = 0;
-          const s = new Http2Session<undefined>(() => emitted++, stats, fresh ? FRESH : { clientSide: undefined, complete: false, synced: [false, false] });
+          const s = new Http2Session<undefined>({ transaction: () => emitted++ }, stats, fresh ? FRESH : { clientSide: undefined, complete: false, synced: [false, false] });
           for (const st of steps) {
             s.push(st.side, st.bytes, 1n, st.start);
             if (st.skip > 0) s.skip(st.side, st.skip, 1n);
@@ -507,7 +507,7 @@ describe('HTTP/2 session under arbitrary bytes', () => {
         const c = Buffer.from(real[0]);
         const sv = Buffer.from(real[1]);
         (at % 2 ? c : sv)[at % (at % 2 ? c.length : sv.length)] = value;
-        const s = new Http2Session<undefined>(() => {}, newHttp2Stats(), FRESH);
+        const s = new Http2Session<undefined>({ transaction: () => {} }, newHttp2Stats(), FRESH);
         s.push(C, c.subarray(0, cut0 % (c.length + 1)), 1n, true);
         s.push(S, sv.subarray(0, cut1 % (sv.length + 1)), 2n, true);
         s.push(C, c.subarray(cut0 % (c.length + 1)), 3n, true);

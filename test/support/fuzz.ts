@@ -259,9 +259,9 @@ export interface Conversation {
 }
 
 /**
- * Each connection of a recording as the tracker would feed its parser:
- * captured pieces at their stream positions, gaps as skips (the tracker's
- * rules, src/conn/tracker.ts piece()), cut after about maxBytes.
+ * Each connection of a recording as the connection streams would feed its parser:
+ * captured pieces at their stream positions, gaps as skips (the connection stage's
+ * rules, src/conn/streams.ts piece()), cut after about maxBytes.
  */
 export function conversations(name: 'http1' | 'http2' | 'grpc', maxBytes = 16 * 1024): Conversation[] {
   const convs = new Map<number, { steps: Step[]; next: [number, number]; bytes: number }>();

@@ -1,4 +1,4 @@
-// Trace linking through the tracker, fed batches in the addon's format:
+// Trace linking through the connection stages, fed batches in the addon's format:
 // same-thread parent/child, both ends of one connection, incoming W3C and
 // B3 headers, SDK-instrumented clients, and the cases that must not link.
 import assert from 'node:assert/strict';

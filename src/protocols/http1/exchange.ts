@@ -41,6 +41,16 @@ export interface Http1Transaction<C = undefined> {
 /** Called when a request head is parsed, before any response to it: its result travels with the transaction. */
 export type RequestHook<C> = (head: Http1RequestHead, startNs: bigint) => C;
 
+/** What an exchange reports, synchronously from inside push/skip/close. */
+export interface Http1Hooks<C> {
+  transaction: (tx: Http1Transaction<C>) => void;
+  request?: RequestHook<C>;
+  /** A request that will never be answered (dropped, connection gone). */
+  unanswered?: (ctx: C | undefined) => void;
+  /** A bound was crossed: the exchange has stopped (see src/protocols/limits.ts). */
+  limit?: LimitHook;
+}
+
 interface Pending<C> {
   /** Value of the request-start counter when this request began. */
   readonly seq: number;
@@ -88,15 +98,16 @@ export class Http1Exchange<C = undefined> {
   private isUpgraded = false;
   private closed = false;
 
-  constructor(
-    private readonly onTransaction: (tx: Http1Transaction<C>) => void,
-    stats?: Http1Stats,
-    private readonly onRequest?: RequestHook<C>,
-    /** A request that will never be answered (dropped, connection gone). */
-    private readonly onUnanswered?: (ctx: C | undefined) => void,
-    /** A bound was crossed: the exchange has stopped (see src/protocols/limits.ts). */
-    private readonly onLimit?: LimitHook,
-  ) {
+  private readonly onTransaction: (tx: Http1Transaction<C>) => void;
+  private readonly onRequest: RequestHook<C> | undefined;
+  private readonly onUnanswered: ((ctx: C | undefined) => void) | undefined;
+  private readonly onLimit: LimitHook | undefined;
+
+  constructor(hooks: Http1Hooks<C>, stats?: Http1Stats) {
+    this.onTransaction = hooks.transaction;
+    this.onRequest = hooks.request;
+    this.onUnanswered = hooks.unanswered;
+    this.onLimit = hooks.limit;
     this.stats = stats ?? newHttp1Stats();
     const requestSink: Http1MessageSink = {
       onMessageStart: (ts) => this.requestStart(ts),

@@ -36,11 +36,13 @@ class Http1Session<Ctx> implements ProtocolSession {
   constructor(role: Role, events: SessionEvents<Ctx>, stats: Http1Stats) {
     this.requestDir = role === 'server' ? INGRESS : EGRESS;
     this.ex = new Http1Exchange<Ctx>(
-      (tx) => events.exchange(exchangeOf(tx)),
+      {
+        transaction: (tx) => events.exchange(exchangeOf(tx)),
+        request: (head, startNs) => events.requestStarted(head, startNs),
+        unanswered: (ctx) => events.requestEnded(ctx),
+        limit: (limit) => events.limitCrossed(limit),
+      },
       stats,
-      (head, startNs) => events.requestStarted(head, startNs),
-      (ctx) => events.requestEnded(ctx),
-      (limit) => events.limitCrossed(limit),
     );
   }
 

@@ -45,7 +45,13 @@ export const HTTP2: Protocol<'http2', Http2Stats> = {
   open<Ctx>(start: StreamStart, events: SessionEvents<Ctx>, stats: Http2Stats): ProtocolSession {
     const fresh: [boolean, boolean] = [start.fromStart && start.placed[0] === 0, start.fromStart && start.placed[1] === 0];
     const s = new Http2Session<Ctx>(
-      (tx) => events.exchange(exchangeOf(tx)),
+      {
+        transaction: (tx) => events.exchange(exchangeOf(tx)),
+        request: (head, startNs) => events.requestStarted(head, startNs),
+        unanswered: (ctx) => events.requestEnded(ctx),
+        clientSide: (side) => events.roleFound(side === INGRESS ? 'server' : 'client'),
+        limit: (limit) => events.limitCrossed(limit),
+      },
       stats,
       {
         clientSide: start.role === undefined ? undefined : start.role === 'server' ? INGRESS : EGRESS,
@@ -55,10 +61,6 @@ export const HTTP2: Protocol<'http2', Http2Stats> = {
         synced: fresh,
         onGrpcKnown: (grpc) => events.bodiesWanted(grpc),
       },
-      (head, startNs) => events.requestStarted(head, startNs),
-      (ctx) => events.requestEnded(ctx),
-      (side) => events.roleFound(side === INGRESS ? 'server' : 'client'),
-      (limit) => events.limitCrossed(limit),
     );
     return {
       push: (dir, data, ts, syscallStart) => s.push(dir, data, ts, syscallStart),

@@ -159,6 +159,18 @@ export interface Http2SessionOptions {
 
 export type Http2RequestHook<C> = (head: Http2RequestHead, startNs: bigint) => C;
 
+/** What a session reports, synchronously from inside push/skip/close. */
+export interface Http2Hooks<C> {
+  transaction: (tx: Http2Transaction<C>) => void;
+  request?: Http2RequestHook<C>;
+  /** A request that will never be answered (reset, connection gone, over a bound). */
+  unanswered?: (ctx: C | undefined) => void;
+  /** The client side was found (from the preface or the first request). */
+  clientSide?: (side: Side) => void;
+  /** A bound was crossed: the session has stopped (see src/protocols/limits.ts). */
+  limit?: LimitHook;
+}
+
 export class Http2Session<C = undefined> {
   private readonly readers: [FrameReader, FrameReader];
   private readonly hpack: [HpackDecoder, HpackDecoder];
@@ -173,16 +185,22 @@ export class Http2Session<C = undefined> {
   private clientSide: Side | undefined;
   private onGrpcKnown: ((grpc: boolean) => void) | undefined;
 
+  private readonly emit: (tx: Http2Transaction<C>) => void;
+  private readonly onRequest: Http2RequestHook<C> | undefined;
+  private readonly onUnanswered: ((ctx: C | undefined) => void) | undefined;
+  private readonly onClientSide: ((side: Side) => void) | undefined;
+  private readonly onLimit: LimitHook | undefined;
+
   constructor(
-    private readonly emit: (tx: Http2Transaction<C>) => void,
+    hooks: Http2Hooks<C>,
     readonly stats: Http2Stats,
     opts: Http2SessionOptions,
-    private readonly onRequest?: Http2RequestHook<C>,
-    private readonly onUnanswered?: (ctx: C | undefined) => void,
-    private readonly onClientSide?: (side: Side) => void,
-    /** A bound was crossed: the session has stopped (see src/protocols/limits.ts). */
-    private readonly onLimit?: LimitHook,
   ) {
+    this.emit = hooks.transaction;
+    this.onRequest = hooks.request;
+    this.onUnanswered = hooks.unanswered;
+    this.onClientSide = hooks.clientSide;
+    this.onLimit = hooks.limit;
     this.clientSide = opts.clientSide;
     this.onGrpcKnown = opts.onGrpcKnown;
     const sink = (side: Side): FrameSink => ({

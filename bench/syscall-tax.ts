@@ -1,4 +1,4 @@
-// The node-wide syscall tax (DESIGN.md, cost model): ns per write() on a
+// The node-wide syscall tax (docs/architecture.md, the cost model): ns per write() on a
 // non-socket fd and per unrelated syscall, without and with the capture
 // attached, and per captured exchange on a loopback TCP connection (a write
 // and a read, two data events); and the floor: every hook attached with this

@@ -19,7 +19,7 @@ const SRC = path.join(__dirname, '..', '..', '..', 'src');
 const LAYERS = [['capture'], ['select', 'protocols'], ['conn'], ['transactions'], ['enrich'], ['export']];
 const STAGES = LAYERS.flat();
 /** Largest source file, in lines (the HTTP/1 parser was 1,170 before it was split by job). */
-const MAX_LINES = 900;
+const MAX_LINES = 700;
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

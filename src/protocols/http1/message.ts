@@ -15,8 +15,9 @@ import { latin1 } from '../bytes';
 import { MAX_CHUNK_LINE_BYTES, MAX_HEAD_BYTES, type Limit } from '../limits';
 import type { RequestHead } from '../request-head';
 import { HeadFields } from './fields';
-import { HTTP1_PREFIX as PREFIX, Match, matchPattern, matchRequestStart, matchResponseStart, methodName, Probe } from './sniff';
-import { Bound, Byte, HEX as HEX_TABLE, TCHAR as TCHAR_TABLE } from './tokens';
+import { StartLine } from './start-line';
+import { Match, matchRequestStart, matchResponseStart, methodName, Probe } from './sniff';
+import { Byte, HEX as HEX_TABLE } from './tokens';
 
 export { looksLikeHttp1Request, looksLikeHttp1Response } from './sniff';
 export type { TraceHeaders } from '../request-head';
@@ -27,14 +28,10 @@ const CR = Byte.CR;
 const SP = Byte.SP;
 const HTAB = Byte.HTAB;
 const SEMI = Byte.SEMI;
-const DEL = Byte.DEL;
-const MAX_METHOD_LEN = Bound.MAX_METHOD_LEN;
 const YES = Match.YES;
 const MAYBE = Match.MAYBE;
 const PROBE_MAX = Probe.MAX;
-const TCHAR = TCHAR_TABLE;
 const HEX = HEX_TABLE;
-const HTTP1_PREFIX = PREFIX;
 
 export { MAX_HEAD_BYTES };
 
@@ -119,21 +116,6 @@ const S_UPGRADED = 14;
 const S_CLOSED = 15;
 const S_LIMITED = 16; // a bound was crossed: nothing more is parsed
 
-// Start-line scanner phases (requests: RFC 9112 §3, responses: §4).
-const RL_METHOD = 0;
-const RL_TARGET = 1;
-const RL_VERSION = 2;
-const RL_MINOR = 3;
-const RL_DONE = 4;
-const RL_CR = 5;
-const SL_VERSION = 6;
-const SL_MINOR = 7;
-const SL_SP = 8;
-const SL_CODE = 9;
-const SL_AFTER_CODE = 10;
-const SL_REASON = 11;
-const SL_CR = 12;
-
 const EMPTY = new Uint8Array(0);
 
 export class Http1MessageParser {
@@ -153,16 +135,10 @@ export class Http1MessageParser {
 
   // Current message head.
   private headBytes = 0;
-  private slPhase = 0;
-  private slPos = 0;
-  private slCount = 0;
-  private methodEnd = 0;
-  private targetEnd = 0;
-  private minor = 1;
-  private status = 0;
   private method = '';
   private target = '';
   private readonly fields: HeadFields;
+  private readonly sl: StartLine;
 
   // Current body.
   private bodyBytes = 0;
@@ -180,6 +156,7 @@ export class Http1MessageParser {
     private readonly stats: Pick<Http1Stats, 'parseErrors' | 'discardedBytes'>,
   ) {
     this.fields = new HeadFields(isRequest);
+    this.sl = new StartLine(isRequest);
   }
 
   /** After a 101 or a 2xx to CONNECT: the rest of the stream is not HTTP/1. */
@@ -390,11 +367,7 @@ export class Http1MessageParser {
     while (pos < end && (bytes[pos] === CR || bytes[pos] === LF)) pos++;
     if (pos === end) return end;
     this.headBytes = 0;
-    this.slPhase = this.isRequest ? RL_METHOD : SL_VERSION;
-    this.slPos = 0;
-    this.slCount = 0;
-    this.minor = 1;
-    this.status = 0;
+    this.sl.reset();
     this.fields.reset();
     this.lineLen = 0;
     this.bodyBytes = 0;
@@ -412,14 +385,15 @@ export class Http1MessageParser {
     // loops; anything else (a line cut by the push, or invalid) goes byte by
     // byte below, which rejects garbage where it starts, not at a line end
     // that may never come.
-    const lf = this.slPos === 0 ? this.wholeStartLine(bytes, pos, end) : -1;
+    const sl = this.sl;
+    const lf = sl.pos === 0 ? sl.whole(bytes, pos, end) : -1;
     if (lf >= 0) {
       i = lf;
     } else {
       for (; i < end; i++) {
         const b = bytes[i];
         if (b === LF) break;
-        if (!this.scanStartByte(b)) return this.loseSync(this.headBytes + end - from, ts, end);
+        if (!sl.scanByte(b)) return this.loseSync(this.headBytes + end - from, ts, end);
       }
     }
     if (i === end) {
@@ -431,9 +405,8 @@ export class Http1MessageParser {
     this.headBytes += i + 1 - from;
     const rest = end - i - 1;
     if (this.headBytes > MAX_HEAD_BYTES) return this.exceed('http1_head', end);
-    const p = this.slPhase;
+    if (!sl.complete()) return this.loseSync(this.headBytes + rest, ts, end);
     if (this.isRequest) {
-      if (p !== RL_DONE && p !== RL_CR) return this.loseSync(this.headBytes + rest, ts, end);
       let buf = bytes;
       let base = from;
       if (this.lineLen > 0) {
@@ -442,153 +415,13 @@ export class Http1MessageParser {
         base = 0;
         this.lineLen = 0;
       }
-      this.method = methodName(buf, base, base + this.methodEnd);
-      this.target = latin1(buf, base + this.methodEnd + 1, base + this.targetEnd);
+      this.method = methodName(buf, base, base + sl.methodEnd);
+      this.target = latin1(buf, base + sl.methodEnd + 1, base + sl.targetEnd);
     } else {
-      if ((p !== SL_AFTER_CODE && p !== SL_REASON && p !== SL_CR) || this.status < 100) {
-        return this.loseSync(this.headBytes + rest, ts, end);
-      }
-      this.sink.onStatusLine(this.status, ts);
+      this.sink.onStatusLine(sl.status, ts);
     }
     this.state = S_HEADERS;
     return i + 1;
-  }
-
-  /**
-   * A start line that lies whole in bytes[s..end) and is valid: the index
-   * of its LF, with the fields and the phase scanStartByte would have left.
-   * -1 (nothing changed) when it is cut by the push or invalid.
-   */
-  private wholeStartLine(b: Uint8Array, s: number, end: number): number {
-    let i = s;
-    if (this.isRequest) {
-      // method SP request-target SP HTTP-version [CR] LF
-      while (i < end && TCHAR[b[i]] === 1 && i - s < MAX_METHOD_LEN) i++;
-      if (i === s || i >= end || b[i] !== SP) return -1;
-      const methodEnd = i - s;
-      i++;
-      const target = i;
-      while (i < end && b[i] > SP && b[i] !== DEL) i++;
-      if (i === target || i >= end || b[i] !== SP) return -1;
-      const targetEnd = i - s;
-      i++;
-      const minor = this.versionAt(b, i, end);
-      if (minor < 0) return -1;
-      i += HTTP1_PREFIX.length + 1;
-      let phase = RL_DONE;
-      if (i < end && b[i] === CR) {
-        phase = RL_CR;
-        i++;
-      }
-      if (i >= end || b[i] !== LF) return -1;
-      this.methodEnd = methodEnd;
-      this.targetEnd = targetEnd;
-      this.minor = minor;
-      this.slPhase = phase;
-      this.slPos = i - s;
-      return i;
-    }
-    // HTTP-version SP 3DIGIT [SP reason-phrase | CR] LF
-    const minor = this.versionAt(b, i, end);
-    if (minor < 0) return -1;
-    i += HTTP1_PREFIX.length + 1;
-    if (i + 4 > end || b[i] !== SP) return -1;
-    let status = 0;
-    for (let k = i + 1; k < i + 4; k++) {
-      const d = b[k] - 0x30;
-      if (d < 0 || d > 9) return -1;
-      status = status * 10 + d;
-    }
-    i += 4;
-    let phase = SL_AFTER_CODE;
-    if (i < end && b[i] === SP) {
-      phase = SL_REASON;
-      i++;
-      while (i < end && b[i] !== LF) i++;
-    } else if (i < end && b[i] === CR) {
-      phase = SL_CR;
-      i++;
-    }
-    if (i >= end || b[i] !== LF) return -1;
-    this.minor = minor;
-    this.status = status;
-    this.slPhase = phase;
-    this.slPos = i - s;
-    return i;
-  }
-
-  /** The minor version of an "HTTP/1.x" at b[i], or -1. */
-  private versionAt(b: Uint8Array, i: number, end: number): number {
-    const n = HTTP1_PREFIX.length;
-    if (i + n >= end || matchPattern(b, i, end, HTTP1_PREFIX) !== YES) return -1;
-    const d = b[i + n] - 0x30;
-    return d >= 0 && d <= 9 ? d : -1;
-  }
-
-  /** One byte of a start line (never LF). false: not a valid start line. */
-  private scanStartByte(b: number): boolean {
-    const at = this.slPos++;
-    switch (this.slPhase) {
-      case RL_METHOD:
-        // method SP request-target SP HTTP-version (RFC 9112 §3)
-        if (b === SP) {
-          if (at === 0) return false;
-          this.methodEnd = at;
-          this.slPhase = RL_TARGET;
-          return true;
-        }
-        return at < MAX_METHOD_LEN && TCHAR[b] === 1;
-      case RL_TARGET:
-        if (b === SP) {
-          if (at === this.methodEnd + 1) return false;
-          this.targetEnd = at;
-          this.slPhase = RL_VERSION;
-          this.slCount = 0;
-          return true;
-        }
-        // No whitespace or controls inside a request-target (§3.2).
-        return b > SP && b !== DEL;
-      case RL_VERSION:
-      case SL_VERSION:
-        if (b !== HTTP1_PREFIX[this.slCount]) return false;
-        if (++this.slCount === HTTP1_PREFIX.length) {
-          this.slPhase = this.slPhase === RL_VERSION ? RL_MINOR : SL_MINOR;
-        }
-        return true;
-      case RL_MINOR:
-      case SL_MINOR:
-        if (b < 0x30 || b > 0x39) return false;
-        this.minor = b - 0x30;
-        this.slPhase = this.slPhase === RL_MINOR ? RL_DONE : SL_SP;
-        return true;
-      case RL_DONE:
-        // Only the CR of CRLF may follow the version.
-        if (b !== CR) return false;
-        this.slPhase = RL_CR;
-        return true;
-      case SL_SP:
-        // HTTP-version SP status-code (RFC 9112 §4)
-        if (b !== SP) return false;
-        this.slPhase = SL_CODE;
-        this.slCount = 0;
-        return true;
-      case SL_CODE:
-        if (b < 0x30 || b > 0x39) return false;
-        this.status = this.status * 10 + (b - 0x30);
-        if (++this.slCount === 3) this.slPhase = SL_AFTER_CODE;
-        return true;
-      case SL_AFTER_CODE:
-        // SP [ reason-phrase ]; a missing reason and even a missing SP are accepted.
-        if (b === SP) this.slPhase = SL_REASON;
-        else if (b === CR) this.slPhase = SL_CR;
-        else return false;
-        return true;
-      case SL_REASON:
-        return true;
-      default:
-        // RL_CR, SL_CR: a bare CR inside the line (§2.2 allows rejecting it).
-        return false;
-    }
   }
 
   private headers(bytes: Uint8Array, pos: number, end: number, ts: bigint): number {
@@ -631,7 +464,7 @@ export class Http1MessageParser {
         // §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty
         // framing; §6.3 (4): a request whose final coding is not chunked
         // has no determinable length.
-        if (this.minor === 0 || !f.teChunked) return failed();
+        if (this.sl.minor === 0 || !f.teChunked) return failed();
         chunked = true; // §6.3 (3): overrides any Content-Length
       } else if (f.contentLengthInvalid) {
         return failed();
@@ -641,7 +474,7 @@ export class Http1MessageParser {
       // §6.3 (7): otherwise a request has no body.
       this.sink.onRequestHead(
         {
-          version: this.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
+          version: this.sl.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
           method: this.method,
           target: this.target,
           host: f.host,
@@ -656,7 +489,7 @@ export class Http1MessageParser {
       return pos;
     }
 
-    const status = this.status;
+    const status = this.sl.status;
     const method = this.sink.requestMethod();
     if (status === 101) {
       // RFC 9110 §7.8, §15.2.2: the protocol switches right after this response's blank line.
@@ -678,7 +511,7 @@ export class Http1MessageParser {
     if (f.teSeen) {
       // §6.3 (4): chunked last, else read until close; §6.1: HTTP/1.0 with
       // Transfer-Encoding is faulty framing, so also until close.
-      if (f.teChunked && this.minor !== 0) this.enterChunkSize();
+      if (f.teChunked && this.sl.minor !== 0) this.enterChunkSize();
       else this.state = S_UNTIL_CLOSE;
       return pos;
     }

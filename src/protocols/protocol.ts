@@ -5,7 +5,7 @@
 import type { Limit } from './limits';
 import type { RequestHead, UnknownField } from './request-head';
 
-/** Direction of a stream, as the kernel numbers it (SL_DIR_EGRESS 0, SL_DIR_INGRESS 1; checked at start-up). */
+/** Direction of a stream: 0 egress (sent by the local end), 1 ingress; the connection stage maps the kernel's SL_DIR_* onto it. */
 export type Side = 0 | 1;
 export const EGRESS: Side = 0;
 export const INGRESS: Side = 1;
@@ -18,7 +18,7 @@ export interface StreamStart {
   readonly role: Role | undefined;
   /** The connection was seen from its first byte (connect/accept observed). */
   readonly fromStart: boolean;
-  /** Bytes already placed per direction before this session (parsed by another protocol, or stepped over). */
+  /** Bytes already placed per direction before this session (parsed by another protocol, or stepped over), when it opens. */
   readonly placed: readonly [number, number];
 }
 

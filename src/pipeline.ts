@@ -49,7 +49,7 @@ export interface PipelineOptions {
   config: Config;
   log: Logger;
   /** Process names and identities (live: /proc; replay: the recorded names). */
-  processes: ProcessInfo & ProcessLookup & { sweep?(maxIdleMs: number): void };
+  processes: ProcessInfo & { sweep?(maxIdleMs: number): void };
   /** Kernel clock to wall clock. */
   clockOffsetNs: () => bigint;
   /** Listening ports, to tell a server from a client on connections opened before the agent. */

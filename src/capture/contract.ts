@@ -19,10 +19,8 @@ export function kernelClass(protocol: string): number {
 }
 
 export interface KernelContract {
-  /** Not judged yet; not a protocol sidelight reads; TLS records (enum sl_class). */
+  /** Not judged yet (enum sl_class): its bytes wait for the kernel's verdict. */
   classUnknown: number;
-  classOther: number;
-  classTls: number;
   /** Largest payload of one event (SL_MAX_CHUNK): the most capture-bytes may be. */
   maxChunk: number;
   /** Events one syscall may produce (SL_MAX_CHUNKS_PER_SYSCALL). */
@@ -38,8 +36,6 @@ export function kernelContract(constants: Readonly<Record<string, number>>): Ker
   const c = (name: string) => kernelConstant(name, constants);
   return {
     classUnknown: c('SL_CLASS_UNKNOWN'),
-    classOther: c('SL_CLASS_OTHER'),
-    classTls: c('SL_CLASS_TLS'),
     maxChunk: c('SL_MAX_CHUNK'),
     maxChunksPerSyscall: c('SL_MAX_CHUNKS_PER_SYSCALL'),
     maxPids: c('SL_MAX_PIDS'),

@@ -279,9 +279,10 @@ export class ConnectionStreams<Ctx> implements EventSink {
    */
   private sessionFor(c: Connection<Ctx>, ev: Piece, klass: number): ProtocolSession | undefined {
     const current = c.protocol;
-    if (current?.final) return c.session;
+    // The common case first: the open session's own class, or one that keeps its connection.
+    if (current !== undefined && (current.final || klass === current.kernelClass)) return c.session;
     const named = BY_CLASS.get(klass);
-    if (current && (named === undefined || named === current)) return c.session;
+    if (current !== undefined && named === undefined) return c.session;
     const p = named ?? FALLBACK;
     if (c.role === undefined && this.opts.listeners.has(c.local.port, c.pid)) c.role = 'server';
     if (p.needsRole && c.role === undefined) {

@@ -12,7 +12,7 @@ describe('kernel contract', () => {
 
   it('every constant user space reads is the addon’s', () => {
     assert.deepEqual(KERNEL, {
-      classUnknown: exported.SL_CLASS_UNKNOWN, classOther: exported.SL_CLASS_OTHER, classTls: exported.SL_CLASS_TLS,
+      classUnknown: exported.SL_CLASS_UNKNOWN,
       maxChunk: exported.SL_MAX_CHUNK, maxChunksPerSyscall: exported.SL_MAX_CHUNKS_PER_SYSCALL, maxPids: exported.SL_MAX_PIDS, portWords: exported.SL_PORT_WORDS,
     });
     assert.deepEqual([EV_DATA, DIR_EGRESS, DIR_INGRESS, ROLE_SERVER], [exported.SL_EV_DATA, exported.SL_DIR_EGRESS, exported.SL_DIR_INGRESS, exported.SL_ROLE_SERVER]);

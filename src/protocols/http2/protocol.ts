@@ -44,7 +44,7 @@ export const HTTP2: Protocol<'http2', Http2Stats> = {
   newStats: newHttp2Stats,
   open<Ctx>(start: StreamStart, events: SessionEvents<Ctx>, stats: Http2Stats): ProtocolSession {
     const fresh: [boolean, boolean] = [start.fromStart && start.placed[0] === 0, start.fromStart && start.placed[1] === 0];
-    const s = new Http2Session<Ctx>(
+    return new Http2Session<Ctx>(
       {
         transaction: (tx) => events.exchange(exchangeOf(tx)),
         request: (head, startNs) => events.requestStarted(head, startNs),
@@ -62,11 +62,5 @@ export const HTTP2: Protocol<'http2', Http2Stats> = {
         onGrpcKnown: (grpc) => events.bodiesWanted(grpc),
       },
     );
-    return {
-      push: (dir, data, ts, syscallStart) => s.push(dir, data, ts, syscallStart),
-      skip: (dir, n, ts) => s.skip(dir, n, ts),
-      close: () => s.close(),
-      abandon: () => s.close(),
-    };
   },
 };

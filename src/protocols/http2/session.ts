@@ -23,7 +23,7 @@ import {
 import { GrpcMessageCounter, grpcPathParts, isGrpcContentType, parseGrpcStatus } from './grpc';
 import { HeaderListTooLarge, HeaderTableTooLarge, HpackDecoder, HpackError, type HeaderField, type HpackStats } from './hpack';
 import { MAX_HEADER_BLOCK, MAX_OPEN_STREAMS, type Limit, type LimitHook } from '../limits';
-import type { RpcCall, Side } from '../protocol';
+import type { ProtocolSession, RpcCall, Side } from '../protocol';
 import { addTraceField, TRACE_HEADERS, type RequestHead, type TraceHeaders, type UnknownField } from '../request-head';
 
 export { MAX_HEADER_BLOCK, MAX_OPEN_STREAMS };
@@ -171,7 +171,7 @@ export interface Http2Hooks<C> {
   limit?: LimitHook;
 }
 
-export class Http2Session<C = undefined> {
+export class Http2Session<C = undefined> implements ProtocolSession {
   private readonly readers: [FrameReader, FrameReader];
   private readonly hpack: [HpackDecoder, HpackDecoder];
   private readonly pending: [PendingBlock | undefined, PendingBlock | undefined] = [undefined, undefined];
@@ -239,6 +239,11 @@ export class Http2Session<C = undefined> {
   close(): void {
     for (const s of this.streams.values()) this.giveUp(s);
     this.streams.clear();
+  }
+
+  /** Dropped (idle, over the bound): as a close, every open stream counted as unanswered. */
+  abandon(): void {
+    this.close();
   }
 
   private frame(side: Side, h: FrameHeader, p: Uint8Array | undefined, ts: bigint): void {
